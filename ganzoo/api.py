@@ -1,0 +1,132 @@
+"""The Python API: list, describe and build models from the registry.
+
+Mirrors timm's: ``list_models("dc*")``, ``create_model("dcgan", image_size=64)``. Nothing here
+imports torch until a model is actually built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from .config import apply_overrides, config_to_dict, field_default, field_help, type_name
+from .errors import ConfigError, RegistrationError
+from .plugins import get_registry
+from .registry import ModelSpec
+
+
+def list_models(pattern: str = "*", kind: str | None = None, pretrained: bool = False) -> list[str]:
+    """Names of registered architectures matching an fnmatch ``pattern`` (``"style*"``).
+
+    ``kind`` keeps one kind (``"gan"``, ``"style-transfer"``); ``pretrained=True`` lists
+    ``arch.tag`` names of published weights instead.
+    """
+    return get_registry().list_models(pattern, kind=kind, pretrained=pretrained)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of ``name``; an unknown name raises an error with suggestions."""
+    return get_registry().spec(name)
+
+
+def model_config(name: str | ModelSpec, preset: str | None = None, **overrides: Any) -> Any:
+    """The resolved config dataclass of a model: defaults, then a preset, then ``overrides``."""
+    spec = name if isinstance(name, ModelSpec) else get_spec(name)
+    model_keys, _ = split_options(spec, preset_values(spec, preset))
+    config = apply_overrides(spec.config(), model_keys, what=f"model {spec.name!r}")
+    return apply_overrides(config, overrides, what=f"model {spec.name!r}")
+
+
+def preset_values(spec: ModelSpec, preset: str | None) -> dict[str, Any]:
+    """The overrides a named preset stands for (model and training keys together)."""
+    if preset is None:
+        return {}
+    if preset not in spec.presets:
+        known = ", ".join(sorted(spec.presets)) or "none"
+        raise ConfigError(f"model {spec.name!r} has no preset {preset!r}; presets: {known}")
+    return dict(spec.presets[preset])
+
+
+def split_options(
+    spec: ModelSpec, options: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split flat ``options`` into (model config keys, everything else) by the config's fields."""
+    names = {f.name for f in dataclasses.fields(spec.config)}
+    model = {k: v for k, v in options.items() if k in names}
+    rest = {k: v for k, v in options.items() if k not in names}
+    return model, rest
+
+
+def create_model(
+    name: str, *, preset: str | None = None, pretrained: bool = False, **overrides: Any
+) -> Any:
+    """Build a model by architecture name, with config ``overrides`` checked key by key.
+
+    ``create_model("dcgan", image_size=64)`` builds a fresh model; ``preset="paper"`` starts
+    from a named preset; ``pretrained=True`` with an ``arch.tag`` name loads published weights
+    (see :func:`ganzoo.from_pretrained`).
+    """
+    if pretrained:
+        if overrides or preset:
+            raise ConfigError("pretrained=True loads a saved config: pass no overrides or preset")
+        from .hub import from_pretrained
+
+        return from_pretrained(name)
+    spec = get_spec(name)
+    config = model_config(spec, preset, **overrides)
+    return build_from_config(spec, config)
+
+
+def build_from_config(spec: ModelSpec, config: Any) -> Any:
+    """Call a spec's builder and check that it returned the kind of model the spec declares."""
+    from .models import GANModel, ZooModel
+
+    try:
+        model = spec.builder()(config)
+    except (ConfigError, RegistrationError):
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"cannot build {spec.name!r} with this config: {exc}") from exc
+    expected = GANModel if spec.kind == GANModel.kind else ZooModel
+    if not isinstance(model, expected):
+        raise RegistrationError(
+            f"builder of model {spec.name!r} (plugin {spec.plugin!r}) returned "
+            f"{type(model).__name__}, not a ganzoo.{expected.__name__}"
+        )
+    model.arch = spec.name
+    model.config = config
+    return model
+
+
+def describe(name: str) -> dict[str, Any]:
+    """Everything ``ganzoo info`` shows about an architecture, as JSON-able data."""
+    spec = get_spec(name)
+    fields = []
+    for f in dataclasses.fields(spec.config):
+        default = field_default(f)
+        fields.append(
+            {
+                "name": f.name,
+                "type": type_name(f.type),
+                "default": default if default is not dataclasses.MISSING else None,
+                "help": field_help(f),
+                "choices": list(f.metadata.get("choices", ())) or None,
+            }
+        )
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "summary": spec.summary,
+        "paper": spec.paper,
+        "plugin": spec.plugin,
+        "trainer": spec.trainer,
+        "loss": spec.loss,
+        "default_dataset": spec.default_dataset,
+        "license": spec.license,
+        "config": fields,
+        "defaults": config_to_dict(spec.config()),
+        "train_defaults": dict(spec.train_defaults),
+        "presets": {k: dict(v) for k, v in spec.presets.items()},
+        "pretrained": sorted(spec.pretrained),
+    }

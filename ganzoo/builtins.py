@@ -1,0 +1,51 @@
+"""The core's own registrations: losses, datasets and the adversarial trainer.
+
+The core registers these through the same hooks as any plugin (it appears as ``ganzoo`` in
+``ganzoo plugins --all``), naming each object by ``"module:attribute"`` so that nothing here
+imports torch.
+"""
+
+from __future__ import annotations
+
+from .hookspecs import hookimpl
+
+LOSSES = {
+    "bce": ("ganzoo.training.losses:BCE", "binary cross-entropy, non-saturating G loss"),
+    "hinge": ("ganzoo.training.losses:HINGE", "hinge loss (Lim & Ye 2017; SAGAN, BigGAN)"),
+    "wgan-gp": ("ganzoo.training.losses:WGAN_GP", "Wasserstein loss with gradient penalty"),
+    "lsgan": ("ganzoo.training.losses:LSGAN", "least squares (Mao et al. 2017)"),
+    "rahinge": ("ganzoo.training.losses:RAHINGE", "relativistic average hinge (MSG-GAN)"),
+}
+
+DATASETS = {
+    "digits": (
+        "ganzoo.data.builtin:load_digits",
+        "1,797 handwritten digits from scikit-learn (8×8, labelled 0-9)",
+    ),
+    "lfw": ("ganzoo.data.builtin:load_lfw", "200 small faces bundled with scikit-image"),
+    "photos": (
+        "ganzoo.data.builtin:load_photos",
+        "random crops of the photographs bundled with scikit-image and scikit-learn",
+    ),
+}
+
+
+@hookimpl
+def ganzoo_register_losses(register) -> None:
+    for name, (target, summary) in LOSSES.items():
+        register(name, target, summary)
+
+
+@hookimpl
+def ganzoo_register_datasets(register) -> None:
+    for name, (target, summary) in DATASETS.items():
+        register(name, target, summary)
+
+
+@hookimpl
+def ganzoo_register_trainers(register) -> None:
+    register(
+        "adversarial",
+        "ganzoo.training.trainer:AdversarialTrainer",
+        "the two-phase GAN loop: D on real and fake, then G through a frozen D",
+    )

@@ -1,0 +1,162 @@
+"""``ganzoo list``, ``ganzoo info`` and ``ganzoo plugins``: what is installed, without torch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+
+import click
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    """A plain-text table whose last column wraps to the terminal width."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers) - 1)]
+    term = shutil.get_terminal_size((100, 20)).columns
+    last = max(20, term - sum(widths) - 2 * len(widths))
+    lines = []
+    for row in [headers, *rows]:
+        head = "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False))
+        wrapped = textwrap.wrap(str(row[-1]), last) or [""]
+        lines.append(f"{head}  {wrapped[0]}".rstrip())
+        pad = " " * (sum(widths) + 2 * len(widths))
+        lines += [f"{pad}{more}" for more in wrapped[1:]]
+    return "\n".join(lines)
+
+
+@click.command("list")
+@click.argument("pattern", default="*")
+@click.option("--kind", help="Only models of this kind (gan, style-transfer, ...).")
+@click.option("--pretrained", is_flag=True, help="List published weights (arch.tag) instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cmd(pattern: str, kind: str | None, pretrained: bool, as_json: bool) -> None:
+    """List registered models whose name matches PATTERN (fnmatch, e.g. 'style*')."""
+    from ..api import get_spec, list_models
+
+    if pretrained:
+        from ..catalog import pretrained_rows
+
+        rows = pretrained_rows(pattern, kind=kind)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+        elif rows:
+            click.echo(
+                _table(
+                    [[r["name"], r["repo_id"], r["dataset"], r["summary"]] for r in rows],
+                    ["NAME", "HUB REPO", "DATA", "NOTES"],
+                )
+            )
+        else:
+            click.echo(f"no published weights match {pattern!r}", err=True)
+        return
+    names = list_models(pattern, kind=kind)
+    specs = [get_spec(n) for n in names]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "kind": s.kind,
+                        "summary": s.summary,
+                        "plugin": s.plugin,
+                        "paper": s.paper,
+                    }
+                    for s in specs
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not specs:
+        click.echo(
+            f"no model matches {pattern!r}" + (f" of kind {kind!r}" if kind else ""), err=True
+        )
+        return
+    click.echo(
+        _table(
+            [[s.name, s.kind, s.plugin, s.summary] for s in specs],
+            ["NAME", "KIND", "PLUGIN", "SUMMARY"],
+        )
+    )
+
+
+@click.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def info_cmd(name: str, as_json: bool) -> None:
+    """Show a model's summary, paper, plugin, config options and presets."""
+    from ..api import describe
+
+    info = describe(name)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    click.echo(f"{info['name']} ({info['kind']}) — {info['summary']}")
+    if info["paper"]:
+        click.echo(f"paper:    {info['paper']}")
+    click.echo(f"plugin:   {info['plugin']}")
+    if info["kind"] == "gan":
+        click.echo(
+            f"trainer:  {info['trainer']}   loss: {info['loss']}   data: {info['default_dataset']}"
+        )
+    click.echo("\nconfig (override with --set key=value):")
+    rows = []
+    for f in info["config"]:
+        help_text = f["help"] + (
+            f" (one of {', '.join(map(str, f['choices']))})" if f["choices"] else ""
+        )
+        rows.append([f["name"], f["type"], json.dumps(f["default"]), help_text])
+    click.echo(textwrap.indent(_table(rows, ["KEY", "TYPE", "DEFAULT", "HELP"]), "  "))
+    if info["train_defaults"]:
+        click.echo("\ntraining defaults:")
+        for k, v in info["train_defaults"].items():
+            click.echo(f"  {k} = {json.dumps(v)}")
+    if info["presets"]:
+        click.echo("\npresets (--preset NAME):")
+        for k, v in info["presets"].items():
+            click.echo(f"  {k}: " + ", ".join(f"{a}={json.dumps(b)}" for a, b in v.items()))
+    click.echo(
+        "\npretrained: "
+        + (", ".join(f"{name}.{t}" for t in info["pretrained"]) or "none published yet")
+    )
+
+
+@click.command("plugins")
+@click.option("--all", "show_all", is_flag=True, help="Include the core's built-in registrations.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins_cmd(show_all: bool, as_json: bool) -> None:
+    """List loaded plugins with their versions and hooks, and those that failed, with why."""
+    from ..plugins import get_host
+
+    host = get_host()
+    infos = [p for p in host.plugins.values() if show_all or p.name != "ganzoo"]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": p.name,
+                        "module": p.module,
+                        "distribution": p.distribution,
+                        "version": p.version,
+                        "builtin": p.builtin,
+                        "hooks": p.hooks,
+                        "loaded": p.ok,
+                        "error": p.error or None,
+                    }
+                    for p in infos
+                ],
+                indent=2,
+            )
+        )
+        return
+    rows = []
+    for p in infos:
+        source = f"{p.distribution} {p.version}".strip() or p.module
+        if p.builtin:
+            source += " (built-in)"
+        status = "ok" if p.ok else "FAILED"
+        detail = ", ".join(h.removeprefix("ganzoo_") for h in p.hooks) if p.ok else p.error
+        rows.append([p.name, status, source, detail])
+    click.echo(_table(rows, ["PLUGIN", "STATUS", "FROM", "HOOKS / ERROR"]))

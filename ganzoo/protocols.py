@@ -1,0 +1,61 @@
+"""The shapes ganzoo expects of models and trainers.
+
+These are :class:`typing.Protocol` classes: a plugin's networks need not inherit from anything in
+ganzoo, they only need the attributes below. The core checks them at build time with
+:func:`isinstance` (the protocols are runtime-checkable) so that a broken plugin fails when it is
+built, not halfway through training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # torch is heavy; keep it out of `import ganzoo`
+    from pathlib import Path
+
+    from torch import Tensor
+
+#: The kinds of model the registry holds. A kind names what the model does, not how.
+GAN = "gan"
+STYLE_TRANSFER = "style-transfer"
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Maps a batch of latent vectors to images.
+
+    ``forward(z)`` takes ``z`` of shape ``(N, latent_dim)`` and returns images of shape
+    ``(N, *image_shape)`` with values in ``[-1, 1]``. A multi-scale generator may return a list of
+    images, coarsest first, whose last element is the full-size image (see
+    :meth:`ganzoo.models.GANModel.final_image`).
+    """
+
+    latent_dim: int
+    image_shape: tuple[int, int, int]
+
+    def forward(self, z: Tensor) -> Any: ...
+
+
+@runtime_checkable
+class Discriminator(Protocol):
+    """Scores images: ``forward(images)`` returns ``N`` logits, larger meaning "more real"."""
+
+    def forward(self, images: Any) -> Tensor: ...
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """Fits a model to data and leaves a run directory behind.
+
+    ``fit`` receives the built model, the images (an ``N×C×H×W`` tensor in ``[-1, 1]``), the
+    resolved training options and the run directory. It returns the final metrics.
+    """
+
+    def fit(
+        self,
+        model: Any,
+        data: Tensor,
+        options: Any,
+        run_dir: Path,
+    ) -> Mapping[str, float]: ...

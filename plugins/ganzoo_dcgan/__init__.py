@@ -1,0 +1,69 @@
+"""DCGAN (Radford, Metz and Chintala, 2015) for ganzoo.
+
+Registered through the ``ganzoo`` entry-point group exactly as a third-party plugin would be.
+This module only declares; the networks live in :mod:`ganzoo_dcgan.model` and are imported when
+a model is built, so ``ganzoo list`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ganzoo
+from ganzoo import param
+
+GANZOO_API = ">=1,<2"
+
+_SIZES = (16, 32, 64, 128)
+
+
+@dataclass
+class DCGANConfig:
+    """Shape of a DCGAN. Widths double at every halving of resolution, up to ``max_width``."""
+
+    image_size: int = param(32, "output side in pixels, a power of two", choices=_SIZES)
+    channels: int = param(1, "image channels: 1 grayscale, 3 RGB", choices=(1, 3))
+    latent_dim: int = param(100, "size of the latent vector z")
+    g_width: int = param(64, "feature maps of G's last hidden block (the paper's 128 at 64 px)")
+    d_width: int = param(64, "feature maps of D's first block")
+    max_width: int = param(512, "cap on feature maps in the deepest blocks")
+
+    def validate(self) -> None:
+        if self.latent_dim < 1 or self.g_width < 1 or self.d_width < 1 or self.max_width < 1:
+            raise ValueError("latent_dim and widths must be positive")
+
+
+@ganzoo.hookimpl
+def ganzoo_register_models(register) -> None:
+    register(
+        ganzoo.ModelSpec(
+            name="dcgan",
+            kind=ganzoo.GAN,
+            summary="Deep convolutional GAN: transposed convolutions, BatchNorm (Radford 2015)",
+            paper="https://arxiv.org/abs/1511.06434",
+            config=DCGANConfig,
+            build="ganzoo_dcgan.model:build",
+            trainer="adversarial",
+            loss="bce",
+            # The paper's optimiser: Adam, lr 2e-4, beta1 0.5.
+            train_defaults={
+                "lr_g": 2e-4,
+                "lr_d": 2e-4,
+                "betas_g": (0.5, 0.999),
+                "betas_d": (0.5, 0.999),
+            },
+            presets={
+                # Radford et al.: 64×64 RGB, 128 feature maps in G's last block.
+                "paper": {"image_size": 64, "channels": 3, "g_width": 128, "d_width": 128},
+                # The lesson's recipe: latent 100, Adam 2e-4 (0.5, 0.999), binary cross-entropy.
+                "lesson": {
+                    "latent_dim": 100,
+                    "lr_g": 2e-4,
+                    "lr_d": 2e-4,
+                    "loss": "bce",
+                    "betas_g": (0.5, 0.999),
+                    "betas_d": (0.5, 0.999),
+                },
+            },
+        )
+    )

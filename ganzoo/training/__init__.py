@@ -1,0 +1,1 @@
+"""Training: the adversarial loop, losses, EMA, checkpoints and run directories."""

@@ -1,0 +1,68 @@
+"""The adversarial trainer's options: one dataclass, a help string per field.
+
+Defaults come from here, then from the architecture's ``ModelSpec.train_defaults``, then a preset,
+a TOML file, ``--set`` and the named CLI flags, in that order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import param
+
+
+@dataclass
+class TrainOptions:
+    """Everything the adversarial loop reads. Model shape lives in the model's own config."""
+
+    steps: int = param(2000, "total optimisation steps (G updates) of the run")
+    batch_size: int = param(64, "images per step (global across processes under torchrun)")
+    loss: str = param("bce", "adversarial loss: a registered name (ganzoo plugins --all)")
+    lr_g: float = param(2e-4, "generator learning rate")
+    lr_d: float = param(2e-4, "discriminator learning rate (often set apart to keep balance)")
+    betas_g: tuple[float, float] = param((0.5, 0.999), "Adam betas of the generator")
+    betas_d: tuple[float, float] = param((0.5, 0.999), "Adam betas of the discriminator")
+    d_steps: int = param(1, "discriminator updates per generator update")
+    d_skip_below: float | None = param(
+        None, "skip D's update while its loss is below this (G/D balance); decided on the device"
+    )
+    gp_weight: float | None = param(
+        None, "gradient-penalty weight; None uses the loss's own default (10 for wgan-gp)"
+    )
+    r1_gamma: float = param(0.0, "R1 penalty weight γ on real images (0 = off)")
+    r1_every: int = param(1, "apply R1 every N D steps (lazy regularisation), scaled by N")
+    g_reg_every: int = param(4, "apply the model's generator_penalty every N G steps")
+    ema: bool = param(False, "keep an exponential moving average of G for sampling")
+    ema_decay: float = param(0.999, "EMA decay per step")
+    ema_start: int = param(0, "copy G into the EMA (no averaging) until this step")
+    sample_every: int = param(250, "write samples/step-XXXXXX.png every N steps (0 = only at end)")
+    n_samples: int = param(64, "images in each sample grid (a fixed latent batch)")
+    checkpoint_every: int = param(500, "write a checkpoint every N steps (0 = only at end)")
+    keep_checkpoints: int = param(0, "keep only the newest N checkpoints (0 = keep all)")
+    log_every: int = param(25, "read losses back to the host every N steps")
+    seed: int = param(0, "seed of weights, latents and batches")
+    device: str = param("auto", "cpu, cuda, cuda:N or auto (CUDA when available)")
+    amp: bool = param(True, "bf16 autocast on CUDA (ignored on CPU)")
+    channels_last: bool = param(True, "channels_last memory format on CUDA (ignored on CPU)")
+    sync_batchnorm: bool = param(False, "convert BatchNorm to SyncBatchNorm under torchrun")
+    progress: bool = param(True, "show a progress bar")
+
+    def validate(self) -> None:
+        for name in (
+            "steps",
+            "batch_size",
+            "d_steps",
+            "r1_every",
+            "g_reg_every",
+            "n_samples",
+            "log_every",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("sample_every", "checkpoint_every", "keep_checkpoints", "ema_start"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.lr_g <= 0 or self.lr_d <= 0:
+            raise ValueError("learning rates must be positive")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError("ema_decay must be in [0, 1)")

@@ -1,0 +1,312 @@
+"""The adversarial trainer: the loop around :func:`ganzoo.training.step.train_step`.
+
+It owns what every GAN shares: optimisers with separate learning rates and betas for G and D,
+the EMA of G, batches drawn on the device from a dataset held there, fixed-latent sample grids,
+atomic checkpoints with exact resume, losses read back only every ``log_every`` steps, a
+progress bar, ``metrics.jsonl`` and a loss plot. Architectures differ only through the model's
+documented extension points (``prepare_real``, ``final_image``, ``sample_latent``,
+``generator_penalty``), never by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import GanzooError
+from ..images import save_grid
+from .checkpoint import latest_checkpoint, load_training_state, save_checkpoint, step_name
+from .distributed import World
+from .ema import update_ema
+from .options import TrainOptions
+from .step import StepConfig, train_step
+
+
+class TrainingDiverged(GanzooError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(GanzooError):
+    """Ctrl-C: a checkpoint was written and the run can be resumed."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise GanzooError(f"--device {name}: CUDA is not available here; use --device cpu")
+    return dev
+
+
+class AdversarialTrainer:
+    """Fits a :class:`ganzoo.models.GANModel` to an :class:`ganzoo.data.ImageSet`."""
+
+    def fit(
+        self,
+        model: Any,
+        data: Any,
+        options: TrainOptions,
+        run_dir: Path,
+        *,
+        resume: bool = False,
+        world: World | None = None,
+    ) -> dict[str, float]:
+        from ..plugins import get_registry
+
+        world = world or World.single()
+        run_dir = Path(run_dir)
+        dev = world.device if world.distributed else resolve_device(options.device)
+        if world.distributed and world.device.type == "cpu" and options.device.startswith("cuda"):
+            dev = world.device
+        model.to(dev)
+        if options.ema:
+            model.enable_ema()
+        loss = get_registry().losses.get(options.loss)
+        gp_weight = options.gp_weight if options.gp_weight is not None else loss.gradient_penalty
+        on_cuda = dev.type == "cuda"
+        if on_cuda and options.channels_last:
+            model.to(memory_format=torch.channels_last)
+        g_model, d_model = world.wrap(model, options)
+        autocast = (
+            (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
+            if (on_cuda and options.amp)
+            else contextlib.nullcontext
+        )
+        cfg = StepConfig(
+            loss,
+            options.d_steps,
+            float(gp_weight),
+            options.r1_gamma,
+            options.r1_every,
+            options.g_reg_every,
+            options.d_skip_below,
+            autocast,
+        )
+        opt_g = torch.optim.Adam(
+            model.generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g)
+        )
+        opt_d = torch.optim.Adam(
+            model.discriminator.parameters(), lr=options.lr_d, betas=tuple(options.betas_d)
+        )
+        images = data.images
+        if not on_cuda or images.numel() * 4 < 2 * 1024**3:  # small datasets live on the device
+            images = images.to(dev)
+        if on_cuda and options.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        n_images = images.shape[0]
+        gen = torch.Generator(device=dev).manual_seed(options.seed * 1000 + world.rank)
+        fixed_z = model.sample_latent(
+            options.n_samples, generator=torch.Generator().manual_seed(options.seed + 1)
+        ).to(dev)
+        local_batch = world.local_batch(options.batch_size)
+
+        start = 0
+        if resume:
+            start = self._restore(run_dir, model, {"g": opt_g, "d": opt_d}, gen)
+        log = MetricsLog(run_dir / "metrics.jsonl", enabled=world.is_main, truncate_after=start)
+        bar = progress_bar(options, start, enabled=world.is_main)
+        acc: dict[str, torch.Tensor] = {}
+        acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
+        final: dict[str, float] = {}
+
+        def flush(step_done: int) -> dict[str, float]:
+            nonlocal acc, acc_steps, t_last
+            if not acc_steps:
+                return {}
+            values = {k: v.item() / acc_steps for k, v in acc.items()}  # one host sync
+            now = time.perf_counter()
+            values["img_per_s"] = acc_steps * options.batch_size / max(now - t_last, 1e-9)
+            values = world.reduce_mean(values)
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                where = latest_or_none(run_dir)
+                raise TrainingDiverged(
+                    f"{', '.join(bad)} became non-finite between steps {step_done - acc_steps} "
+                    f"and {step_done}; the last good checkpoint is "
+                    f"{where or 'none (no checkpoint was written yet)'}: lower --lr-g/--lr-d, "
+                    "add --set r1_gamma=1 or try --loss hinge"
+                )
+            log.write({"step": step_done, **values})
+            bar.update(step_done - bar.n)
+            bar.set_postfix(
+                d=f"{values['d_loss']:.3f}",
+                g=f"{values['g_loss']:.3f}",
+                img_s=f"{values['img_per_s']:.0f}",
+            )
+            acc, acc_steps, t_last = {}, 0, now
+            return values
+
+        def checkpoint(step_done: int) -> None:
+            nonlocal last_good
+            flush(step_done)  # never checkpoint weights that went non-finite
+            if world.is_main:
+                save_checkpoint(
+                    run_dir,
+                    step_done,
+                    model,
+                    {"g": opt_g, "d": opt_d},
+                    rng_state(gen),
+                    keep=options.keep_checkpoints,
+                )
+            world.barrier()
+            last_good = step_done
+
+        def sample(step_done: int) -> None:
+            if world.is_main:
+                save_grid(
+                    model.sample(options.n_samples, z=fixed_z),
+                    run_dir / "samples" / f"{step_name(step_done)}.png",
+                )
+
+        stop = GracefulInterrupt()
+        try:
+            stop.__enter__()
+            for step in range(start, options.steps):
+                idx = torch.randint(
+                    n_images, (local_batch * options.d_steps,), generator=gen, device=images.device
+                )
+                real = images[idx].to(dev, non_blocking=True)
+                z = model.sample_latent(local_batch, generator=gen, device=dev)
+                stats = train_step(model, real, z, opt_g, opt_d, cfg, step, g_model, d_model)
+                if model.generator_ema is not None:
+                    decay = options.ema_decay if step >= options.ema_start else 0.0
+                    update_ema(model.generator_ema, model.generator, decay)
+                for k, v in stats.items():
+                    acc[k] = acc[k] + v if k in acc else v.clone()
+                acc_steps += 1
+                done = step + 1
+                if done % options.log_every == 0:
+                    final = flush(done) or final
+                if options.sample_every and done % options.sample_every == 0:
+                    sample(done)
+                if options.checkpoint_every and done % options.checkpoint_every == 0:
+                    checkpoint(done)
+                if stop.requested:
+                    raise KeyboardInterrupt
+            step = options.steps
+            final = flush(step) or final
+            if last_good != step:
+                checkpoint(step)
+            if not (options.sample_every and step % options.sample_every == 0):
+                sample(step)
+        except KeyboardInterrupt:
+            # A first Ctrl-C lets the step finish; a second one lands here mid-step, when the
+            # networks may be half updated: then the last checkpoint is the one to resume from.
+            done = step + 1 if stop.requested and not stop.forced else None
+            if done is not None and done > last_good:
+                checkpoint(done)
+            raise TrainingInterrupted(
+                f"interrupted at step {done or last_good}; checkpoint in {run_dir}: continue "
+                f"with ganzoo train --resume {run_dir} --steps {options.steps}"
+            ) from None
+        finally:
+            stop.__exit__()
+            bar.close()
+            if world.is_main:
+                from .plot import plot_losses
+
+                plot_losses(run_dir / "metrics.jsonl", run_dir / "loss.png")
+        return final
+
+    def _restore(self, run_dir: Path, model: Any, optimizers: dict, gen: torch.Generator) -> int:
+        from ..serialization import load_network
+
+        ckpt = latest_checkpoint(run_dir)
+        plain, tensors = load_training_state(ckpt)
+        nets = model.networks()
+        for name in json.loads((ckpt / "config.json").read_text())["networks"]:
+            if name == "generator_ema" and model.generator_ema is None:
+                model.enable_ema()
+                nets = model.networks()
+            load_network(nets[name], ckpt / f"{name}.safetensors")
+        from .checkpoint import unflatten_optimizer
+
+        for name, opt in optimizers.items():
+            state = unflatten_optimizer(f"optim.{name}", tensors, plain["optimizers"][name])
+            opt.load_state_dict(state)
+        gen.set_state(tensors["rng.gen"].to(torch.uint8).cpu())
+        torch.set_rng_state(tensors["rng.torch"].to(torch.uint8).cpu())
+        if "rng.cuda" in tensors and torch.cuda.is_available():
+            torch.cuda.set_rng_state(tensors["rng.cuda"].to(torch.uint8).cpu())
+        return int(plain["step"])
+
+
+class GracefulInterrupt:
+    """Turn the first SIGINT into a request honoured at the end of the current step, so the
+    checkpoint written on Ctrl-C is exact; a second SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.forced = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            self.forced = True
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> GracefulInterrupt:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def rng_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
+    state = {"gen": gen.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def latest_or_none(run_dir: Path) -> Path | None:
+    try:
+        return latest_checkpoint(run_dir)
+    except GanzooError:
+        return None
+
+
+class MetricsLog:
+    """Appends one JSON object per logged step to ``metrics.jsonl``."""
+
+    def __init__(self, path: Path, enabled: bool = True, truncate_after: int = 0) -> None:
+        self.path, self.enabled = path, enabled
+        if enabled and truncate_after and path.exists():  # drop entries past the resumed step
+            lines = path.read_text(encoding="utf-8").splitlines()
+            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= truncate_after]
+            path.write_text("".join(ln + "\n" for ln in kept), encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.enabled:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+
+def progress_bar(options: TrainOptions, start: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=options.steps,
+        initial=start,
+        disable=not (enabled and options.progress),
+        unit="step",
+        dynamic_ncols=True,
+        desc="train",
+    )

@@ -112,8 +112,10 @@ class GANModel(ZooModel):
         own = getattr(self.generator, "sample_latent", None)
         if callable(own):
             return own(n, generator=generator, device=device)
-        # drawn on the CPU so that a seed gives the same latents on every device
-        return torch.randn(n, self.latent_dim, generator=generator).to(device or self.device)
+        # drawn where the random generator lives (the CPU for a seed), then moved
+        where = generator.device if generator is not None else (device or self.device)
+        z = torch.randn(n, self.latent_dim, generator=generator, device=where)
+        return z.to(device or self.device)
 
     def final_image(self, output: Any) -> Tensor:
         """The full-size images in a generator's output. Extension point: a generator that

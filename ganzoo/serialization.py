@@ -10,6 +10,7 @@ says which file is wrong and what to do.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,9 @@ def plugin_distribution(plugin: str) -> tuple[str, str]:
     return info.distribution, info.version
 
 
-def model_metadata(model: Any) -> dict[str, Any]:
-    """The contents of ``config.json`` for ``model``."""
+def model_metadata(model: Any, networks: Collection[str] | None = None) -> dict[str, Any]:
+    """The contents of ``config.json`` for ``model`` (``networks``: the ones saved; all by
+    default)."""
     from . import __version__
     from .api import get_spec
 
@@ -52,7 +54,7 @@ def model_metadata(model: Any) -> dict[str, Any]:
         "plugin_distribution": dist,
         "plugin_version": version,
         "ganzoo_version": __version__,
-        "networks": sorted(model.networks()),
+        "networks": sorted(model.networks() if networks is None else networks),
         "config": config_to_dict(model.config),
     }
 
@@ -63,15 +65,28 @@ def tensors_for_saving(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
 
 
 def save_model_files(
-    model: Any, directory: str | Path, extra: dict[str, Any] | None = None
+    model: Any,
+    directory: str | Path,
+    extra: dict[str, Any] | None = None,
+    networks: Collection[str] | None = None,
 ) -> Path:
-    """Write ``config.json`` and one safetensors file per network of ``model``."""
+    """Write ``config.json`` and one safetensors file per network of ``model``.
+
+    ``networks`` limits what is saved (``save_pretrained`` may leave the discriminator out);
+    config.json lists exactly the networks written, so loading reads only those.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    meta = model_metadata(model)
+    own = model.networks()
+    if networks is not None:
+        unknown = sorted(set(networks) - set(own))
+        if unknown:
+            raise ConfigError(f"{model.arch} has no network {unknown[0]!r}; it has {sorted(own)}")
+        own = {name: net for name, net in own.items() if name in networks}
+    meta = model_metadata(model, own)
     if extra:
         meta.update(extra)
-    for name, net in model.networks().items():
+    for name, net in own.items():
         save_file(
             tensors_for_saving(net.state_dict()),
             str(out / f"{name}.safetensors"),

@@ -1,0 +1,277 @@
+"""Model folders on disk: ``save_pretrained``, finding the model inside a run, exporting a run.
+
+A model folder is what :func:`ganzoo.serialization.save_model_files` writes (``config.json`` and
+one ``.safetensors`` per network) plus, from ``save_pretrained``, a model card and a sample grid.
+A training checkpoint (``RUN/checkpoints/step-XXXXXX``) is also a model folder; a run directory
+points at its newest one through ``RUN/checkpoints/latest``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, WeightsError
+from ..serialization import (
+    CONFIG_NAME,
+    FORMAT_NAME,
+    load_model_files,
+    read_config,
+    save_model_files,
+)
+from .card import SAMPLE_NAME, write_card
+
+#: file suffixes of pickled weights, which ganzoo never loads
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+RUN_FORMAT = "ganzoo-run"
+#: keys of config.json that say where weights come from (kept on a loaded model as card_info)
+CARD_KEYS = ("dataset", "license", "training", "metrics", "step")
+_STEP = re.compile(r"^step-(\d+)$")
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data (tuples become lists, unknown objects strings) for config.json."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def write_sample(model: Any, path: Path, n: int = 16, seed: int = 0) -> bool:
+    """Save a grid of ``n`` samples for the model card; False for models that cannot sample.
+
+    GANs sample from noise; another kind of model may define ``card_sample() -> Tensor``
+    (N×C×H×W in [-1, 1]) to show something of its own.
+    """
+    from ..images import save_grid
+    from ..models import GANModel
+
+    if isinstance(model, GANModel):
+        images = model.sample(n, seed=seed)
+    elif callable(getattr(model, "card_sample", None)):
+        images = model.card_sample()
+    else:
+        return False
+    save_grid(images, path)
+    return True
+
+
+def save_pretrained(
+    model: Any,
+    save_directory: str | Path,
+    *,
+    include_discriminator: bool = True,
+    repo_id: str | None = None,
+    dataset: str | None = None,
+    license: str | None = None,
+    training: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    step: int | None = None,
+    sample: bool = True,
+) -> Path:
+    """Write ``model`` as a shareable folder: config.json, one .safetensors per network, a
+    model card (README.md) and a sample grid (sample.png).
+
+    ``include_discriminator=False`` leaves the discriminator out (enough to sample, smaller to
+    download; training cannot resume from it). ``dataset``, ``license``, ``training`` (the
+    recipe), ``metrics`` and ``step`` go into config.json and the card; a model loaded with
+    :func:`ganzoo.from_pretrained` keeps the values it was published with unless they are
+    given again. ``repo_id`` only fills in the card's usage example.
+    """
+    from ..api import get_spec
+
+    if not getattr(model, "arch", ""):
+        raise ConfigError("this model has no architecture name: build it with ganzoo.create_model")
+    spec = get_spec(model.arch)
+    known = dict(getattr(model, "card_info", None) or {})
+    info = {
+        "dataset": dataset if dataset is not None else known.get("dataset"),
+        "license": license or known.get("license") or spec.license,
+        "training": training if training is not None else known.get("training"),
+        "metrics": metrics if metrics is not None else known.get("metrics"),
+        "step": step if step is not None else known.get("step"),
+    }
+    extra = {k: _jsonable(v) for k, v in info.items() if v not in (None, "", {})}
+    out = Path(save_directory)
+    out.mkdir(parents=True, exist_ok=True)
+    own = model.networks()
+    networks = [n for n in own if include_discriminator or n != "discriminator"]
+    for name in set(own) - set(networks):  # a stale file from an earlier save would mislead
+        (out / f"{name}.safetensors").unlink(missing_ok=True)
+    save_model_files(model, out, extra=extra, networks=networks)
+    meta = read_config(out)
+    if not (sample and write_sample(model, out / SAMPLE_NAME)):
+        (out / SAMPLE_NAME).unlink(missing_ok=True)
+    write_card(
+        out,
+        meta,
+        summary=spec.summary,
+        paper=spec.paper,
+        repo_id=repo_id,
+        parameters={n: sum(p.numel() for p in own[n].parameters()) for n in networks},
+        **{k: extra.get(k) for k in ("license", "dataset", "training", "metrics", "step")},
+    )
+    return out
+
+
+# -- runs and checkpoints ----------------------------------------------------------------------
+def _config_format(folder: Path) -> str | None:
+    try:
+        data = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("format") if isinstance(data, dict) else None
+
+
+def is_run_dir(folder: Path) -> bool:
+    """A training run: its config.json says ``ganzoo-run``, or it has a checkpoints folder."""
+    fmt = _config_format(folder)
+    return fmt == RUN_FORMAT or (fmt is None and (folder / "checkpoints").is_dir())
+
+
+def run_checkpoint(run_dir: Path, step: int | None = None) -> Path:
+    """The checkpoint of ``run_dir`` at ``step``, or its newest (``checkpoints/latest``)."""
+    root = run_dir / "checkpoints"
+    if step is not None:
+        folder = root / f"step-{step:06d}"
+        if not (folder / CONFIG_NAME).is_file():
+            have = ", ".join(p.name for p in _checkpoints(root)) or "none"
+            raise WeightsError(f"{run_dir} has no checkpoint at step {step}; it has: {have}")
+        return folder
+    pointer = root / "latest"
+    if pointer.is_file():
+        folder = root / pointer.read_text(encoding="utf-8").strip()
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    found = _checkpoints(root)
+    if not found:
+        raise WeightsError(f"{run_dir} is a run without any checkpoint yet (no {pointer})")
+    return found[-1]
+
+
+def _checkpoints(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if _STEP.match(p.name) and (p / CONFIG_NAME).is_file()]
+    return sorted(found, key=lambda p: int(_STEP.match(p.name).group(1)))  # type: ignore[union-attr]
+
+
+def locate_model_folder(path: str | Path, step: int | None = None) -> Path:
+    """The model folder a local path stands for: itself, or a run's (newest) checkpoint."""
+    folder = Path(path).expanduser()
+    if folder.is_file() and folder.name == CONFIG_NAME:
+        folder = folder.parent
+    if folder.is_file():
+        raise WeightsError(f"{folder} is a file: pass the folder that holds {CONFIG_NAME}")
+    if not folder.is_dir():
+        raise WeightsError(f"{folder} does not exist")
+    if is_run_dir(folder):
+        return run_checkpoint(folder, step)
+    if step is not None:
+        raise ConfigError(f"{folder} is a model folder, not a run: it has no checkpoint steps")
+    if not (folder / CONFIG_NAME).is_file():
+        refuse_pickles([p.name for p in folder.iterdir()], str(folder))
+        raise WeightsError(
+            f"{folder} is not a ganzoo model folder, checkpoint or run (no {CONFIG_NAME})"
+        )
+    return folder
+
+
+def refuse_pickles(files: list[str], where: str) -> None:
+    """Raise if ``files`` (a folder's or repo's listing) holds pickled weights."""
+    pickles = sorted(f for f in files if f.lower().endswith(PICKLE_SUFFIXES))
+    if pickles:
+        shown = ", ".join(pickles[:3]) + (", ..." if len(pickles) > 3 else "")
+        raise WeightsError(
+            f"{where} holds pickled weights ({shown}) but no usable .safetensors; ganzoo never "
+            "loads pickles because unpickling a downloaded file can run arbitrary code: ask "
+            "the author for safetensors weights (model.save_pretrained writes them)"
+        )
+
+
+def _ganzoo_config(folder: Path) -> dict[str, Any] | None:
+    """config.json of ``folder`` if it is a ganzoo one (any format version), else None."""
+    try:
+        data = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT_NAME else None
+
+
+def missing_weights(folder: Path) -> bool:
+    """True when ``folder`` lacks a ganzoo config.json or a network's .safetensors file."""
+    meta = _ganzoo_config(folder)
+    if meta is None:
+        return True
+    files = [folder / f"{n}.safetensors" for n in meta.get("networks") or []]
+    return not files or not all(f.is_file() for f in files)
+
+
+def is_ganzoo_folder(folder: Path) -> bool:
+    """True when ``folder`` has a ganzoo config.json (it may still be incomplete)."""
+    return _ganzoo_config(folder) is not None
+
+
+def _last_log(run_dir: Path, step: int | None) -> dict[str, float]:
+    """The last ``metrics.jsonl`` record at or before ``step`` (losses, throughput)."""
+    path = run_dir / "metrics.jsonl"
+    last: dict[str, Any] = {}
+    if not path.is_file():
+        return {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and (step is None or record.get("step", 0) <= step):
+            last = record
+    return {k: round(v, 4) for k, v in last.items() if isinstance(v, float)}
+
+
+def run_recipe(checkpoint: Path) -> dict[str, Any]:
+    """``training``, ``dataset`` and ``step`` of the run a checkpoint belongs to (what is known)."""
+    found: dict[str, Any] = {}
+    match = _STEP.match(checkpoint.name)
+    if match:
+        found["step"] = int(match.group(1))
+    run_dir = checkpoint.parent.parent
+    if checkpoint.parent.name != "checkpoints" or _config_format(run_dir) != RUN_FORMAT:
+        return found
+    run = json.loads((run_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+    data = run.get("data")
+    if isinstance(data, Mapping):
+        data = data.get("name") or data.get("dataset") or data.get("path")
+    if data:
+        found["dataset"] = str(data)
+    training = dict(run.get("train") or {})
+    log = _last_log(run_dir, found.get("step"))
+    if log:
+        training["last logged values"] = log
+    if training:
+        found["training"] = training
+    return found
+
+
+def export_checkpoint(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    step: int | None = None,
+    include_discriminator: bool = True,
+    **card: Any,
+) -> Path:
+    """Turn a run (its newest checkpoint, or ``step``) or a checkpoint folder into a
+    ``save_pretrained`` folder, with the run's training recipe in the model card.
+
+    ``card`` (``dataset``, ``license``, ``metrics``, ``repo_id``) overrides what the run records.
+    """
+    checkpoint = locate_model_folder(source, step)
+    out = Path(out_dir).expanduser()
+    if out.resolve() == checkpoint.resolve():
+        raise ConfigError(f"export {checkpoint} to another folder, not onto itself")
+    model = load_model_files(checkpoint)
+    meta = read_config(checkpoint)
+    model.card_info = {k: meta[k] for k in CARD_KEYS if k in meta}
+    recipe = run_recipe(checkpoint)
+    recipe.update({k: v for k, v in card.items() if v is not None})
+    return save_pretrained(model, out, include_discriminator=include_discriminator, **recipe)

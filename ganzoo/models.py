@@ -154,15 +154,21 @@ class GANModel(ZooModel):
             raise ValueError("this model has no EMA generator; call sample(..., ema=False)")
         was_training = net.training
         net.eval()
-        try:
-            if z is None:
-                rng = torch.Generator().manual_seed(seed) if seed is not None else None
-                z = self.sample_latent(n, generator=rng, device="cpu")
-            z = z.to(self.device)
-            out = [
-                self.final_image(net(chunk, **generator_kwargs)).float().clamp(-1, 1)
-                for chunk in z.split(batch_size)
-            ]
-        finally:
-            net.train(was_training)
+        devices = [self.device] if self.device.type == "cuda" else []
+        # Any randomness inside G (StyleGAN's noise inputs) is seeded too, without disturbing
+        # the caller's random state.
+        with torch.random.fork_rng(devices=devices):
+            if seed is not None:
+                torch.manual_seed(seed)
+            try:
+                if z is None:
+                    rng = torch.Generator().manual_seed(seed) if seed is not None else None
+                    z = self.sample_latent(n, generator=rng, device="cpu")
+                z = z.to(self.device)
+                out = [
+                    self.final_image(net(chunk, **generator_kwargs)).float().clamp(-1, 1)
+                    for chunk in z.split(batch_size)
+                ]
+            finally:
+                net.train(was_training)
         return torch.cat(out)

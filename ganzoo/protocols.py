@@ -26,9 +26,10 @@ class Generator(Protocol):
     """Maps a batch of latent vectors to images.
 
     ``forward(z)`` takes ``z`` of shape ``(N, latent_dim)`` and returns images of shape
-    ``(N, *image_shape)`` with values in ``[-1, 1]``. A multi-scale generator may return a list of
-    images, coarsest first, whose last element is the full-size image (see
-    :meth:`ganzoo.models.GANModel.final_image`).
+    ``(N, *image_shape)`` with values in ``[-1, 1]`` in eval mode (a generator with a linear
+    output, like StyleGAN's, clamps then; in training mode D may see the raw values). A
+    multi-scale generator may return a list of images, coarsest first, whose last element is
+    the full-size image (see :meth:`ganzoo.models.GANModel.final_image`).
     """
 
     latent_dim: int

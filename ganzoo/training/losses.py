@@ -120,11 +120,11 @@ def gradient_penalty(discriminator: Callable[[Any], Tensor], real: Any, fake: An
     input.
     """
     reals, fakes = as_list(real), as_list(fake)
-    alpha = torch.rand(reals[0].shape[0], 1, 1, 1, device=reals[0].device, dtype=reals[0].dtype)
-    mixed = [
-        (alpha * r.detach() + (1 - alpha) * f.detach()).requires_grad_(True)
-        for r, f in zip(reals, fakes, strict=True)
-    ]
+    alpha = torch.rand(reals[0].shape[0], device=reals[0].device, dtype=reals[0].dtype)
+    mixed = []
+    for r, f in zip(reals, fakes, strict=True):
+        a = alpha.view(-1, *([1] * (r.dim() - 1)))  # one alpha per sample, at every scale
+        mixed.append((a * r.detach() + (1 - a) * f.detach()).requires_grad_(True))
     logits = discriminator(like(real, mixed))
     norm = (squared_grad_norm(logits, mixed) + 1e-12).sqrt()
     return ((norm - 1) ** 2).mean()

@@ -22,7 +22,11 @@ def list_models(pattern: str = "*", kind: str | None = None, pretrained: bool = 
     ``kind`` keeps one kind (``"gan"``, ``"style-transfer"``); ``pretrained=True`` lists
     ``arch.tag`` names of published weights instead.
     """
-    return get_registry().list_models(pattern, kind=kind, pretrained=pretrained)
+    if pretrained:  # the catalogue file and plugins' declared tags together
+        from .catalog import pretrained_rows
+
+        return [row["name"] for row in pretrained_rows(pattern, kind=kind)]
+    return get_registry().list_models(pattern, kind=kind)
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -128,5 +132,5 @@ def describe(name: str) -> dict[str, Any]:
         "defaults": config_to_dict(spec.config()),
         "train_defaults": dict(spec.train_defaults),
         "presets": {k: dict(v) for k, v in spec.presets.items()},
-        "pretrained": sorted(spec.pretrained),
+        "pretrained": [n.split(".", 1)[1] for n in list_models(f"{spec.name}.*", pretrained=True)],
     }

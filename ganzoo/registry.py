@@ -218,23 +218,11 @@ class Registry:
         """The spec of architecture ``name``; ``arch.tag`` names resolve to ``arch``."""
         return self.models.get(name.split(".", 1)[0])
 
-    def list_models(
-        self, pattern: str = "*", kind: str | None = None, pretrained: bool = False
-    ) -> list[str]:
-        """Architecture names matching an fnmatch ``pattern`` (or ``arch.tag`` names with
-        ``pretrained=True``), optionally of one ``kind``, sorted."""
-        out: list[str] = []
-        for entry in self.models:
-            spec = entry.value
-            if kind is not None and spec.kind != kind:
-                continue
-            if pretrained:
-                out += [
-                    f"{spec.name}.{tag}"
-                    for tag in sorted(spec.pretrained)
-                    if fnmatch.fnmatchcase(f"{spec.name}.{tag}", pattern)
-                    or fnmatch.fnmatchcase(spec.name, pattern)
-                ]
-            elif fnmatch.fnmatchcase(spec.name, pattern):
-                out.append(spec.name)
-        return out
+    def list_models(self, pattern: str = "*", kind: str | None = None) -> list[str]:
+        """Architecture names matching an fnmatch ``pattern``, optionally of one ``kind``,
+        sorted. (Published ``arch.tag`` weights are listed by :mod:`ganzoo.catalog`.)"""
+        return [
+            e.name
+            for e in self.models
+            if (kind is None or e.value.kind == kind) and fnmatch.fnmatchcase(e.name, pattern)
+        ]

@@ -1,0 +1,114 @@
+"""StyleGAN-lite: a small StyleGAN2 (Karras et al. 2020, arXiv 1912.04958) for ganzoo.
+
+A mapping network turns z into w; a synthesis network grows a learned 4×4 constant through
+modulated, demodulated convolutions with per-pixel noise, summing toRGB outputs across
+resolutions; a residual discriminator with a minibatch standard deviation layer judges. The
+defaults ("lite") train at 32×32 on two CPU cores in minutes; the ``paper`` preset is the
+256×256 configuration for a GPU.
+
+Registered through the ``ganzoo`` entry-point group like any third-party plugin. This module only
+declares: the networks (:mod:`ganzoo_stylegan_lite.networks`) and the mixing-grid and W-space
+helpers (:mod:`ganzoo_stylegan_lite.sampling`) import torch when first used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ganzoo
+from ganzoo import param
+
+GANZOO_API = ">=1,<2"
+
+_SIZES = (16, 32, 64, 128, 256)
+
+
+@dataclass
+class StyleGANLiteConfig:
+    """Shape of a StyleGAN-lite. Feature maps at resolution r are min(channel_base // r, max).
+
+    The "lite" defaults (16 maps at 32², 32 at 16², 64 at 8² and 4²) cost about as much per image
+    as DCGAN's; on digits, narrow networks and many small steps beat wide ones at equal wall time.
+    """
+
+    image_size: int = param(32, "output side in pixels, a power of two", choices=_SIZES)
+    channels: int = param(1, "image channels: 1 grayscale, 3 RGB", choices=(1, 3))
+    latent_dim: int = param(128, "size of z (the paper's 512)")
+    w_dim: int = param(128, "size of w, the intermediate latent (the paper's 512)")
+    mapping_layers: int = param(4, "fully connected layers of the mapping network (paper: 8)")
+    mapping_lr_mul: float = param(0.01, "learning-rate multiplier of the mapping network")
+    g_channel_base: int = param(512, "G feature maps at resolution r: channel_base // r")
+    d_channel_base: int = param(512, "D feature maps at resolution r: channel_base // r")
+    max_width: int = param(64, "cap on feature maps at low resolutions (paper: 512)")
+    mixing_prob: float = param(0.9, "probability of style mixing regularisation per sample")
+    path_length_weight: float = param(0.0, "path length penalty weight; 0 turns it off (paper: 2)")
+    mbstd_group: int = param(4, "group size of D's minibatch standard deviation layer")
+
+    def validate(self) -> None:
+        if min(self.latent_dim, self.w_dim, self.g_channel_base, self.d_channel_base) < 1:
+            raise ValueError("latent_dim, w_dim and channel bases must be positive")
+        if self.max_width < 1 or self.mapping_layers < 1 or self.mbstd_group < 1:
+            raise ValueError("max_width, mapping_layers and mbstd_group must be at least 1")
+        if not 0.0 <= self.mixing_prob <= 1.0:
+            raise ValueError(f"mixing_prob must be in [0, 1], got {self.mixing_prob}")
+        if self.mapping_lr_mul <= 0 or self.path_length_weight < 0:
+            raise ValueError("mapping_lr_mul must be positive and path_length_weight >= 0")
+
+
+@ganzoo.hookimpl
+def ganzoo_register_models(register) -> None:
+    register(
+        ganzoo.ModelSpec(
+            name="stylegan_lite",
+            kind=ganzoo.GAN,
+            summary="Small StyleGAN2: mapping net, modulated convs, style mixing (Karras 2020)",
+            paper="https://arxiv.org/abs/1912.04958",
+            config=StyleGANLiteConfig,
+            build="ganzoo_stylegan_lite.networks:build",
+            trainer="adversarial",
+            # The non-saturating logistic loss: softplus(-D(x)) + softplus(D(G(z))) for D.
+            loss="bce",
+            train_defaults={
+                "batch_size": 16,  # many small steps: the best digits per CPU-minute
+                "lr_g": 0.002,  # StyleGAN2's learning rate for both networks
+                "lr_d": 0.002,
+                "betas_g": (0.0, 0.99),  # StyleGAN2's Adam betas: no momentum
+                "betas_d": (0.0, 0.99),
+                "r1_gamma": 0.05,  # R1 weight; small images need little (ADA: 0.0002·res²/batch)
+                "r1_every": 16,  # lazy R1: every 16 D steps, scaled up by 16
+                "g_reg_every": 4,  # path length penalty every 4 G steps (if its weight > 0)
+                "ema": True,  # sample from a moving average of G
+                "ema_decay": 0.99,  # short half-life (~70 steps) for runs of a few hundred steps
+            },
+            presets={
+                # The paper's config F at 256×256 RGB: 512-d z and w, 8 mapping layers, path
+                # length weight 2, R1 gamma 10 (FFHQ-256 in ADA), EMA half-life ~10k images.
+                "paper": {
+                    "image_size": 256,
+                    "channels": 3,
+                    "latent_dim": 512,
+                    "w_dim": 512,
+                    "mapping_layers": 8,
+                    "g_channel_base": 32768,
+                    "d_channel_base": 32768,
+                    "max_width": 512,
+                    "path_length_weight": 2.0,
+                    "r1_gamma": 10.0,
+                    "ema_decay": 0.999,
+                },
+                # 64×64 RGB faces or photos on a GPU in an hour.
+                "gpu64": {
+                    "image_size": 64,
+                    "channels": 3,
+                    "latent_dim": 256,
+                    "w_dim": 256,
+                    "g_channel_base": 16384,
+                    "d_channel_base": 16384,
+                    "max_width": 256,
+                    "path_length_weight": 2.0,
+                    "r1_gamma": 0.5,
+                    "ema_decay": 0.998,
+                },
+            },
+        )
+    )

@@ -49,3 +49,26 @@ def ganzoo_register_trainers(register) -> None:
         "ganzoo.training.trainer:AdversarialTrainer",
         "the two-phase GAN loop: D on real and fake, then G through a frozen D",
     )
+
+
+#: feature extractors for the metrics; factories take (arg, device=, random_weights=)
+FEATURES = {
+    "digits": (
+        "ganzoo.metrics.digits_classifier:digits_extractor",
+        "a small CNN trained once on the digits data (64-d features, 10 classes)",
+    ),
+    "inception": (
+        "ganzoo.metrics.backbones:inception_extractor",
+        "the FID Inception v3 via torch-fidelity (2048-d; needs its weights file)",
+    ),
+    "timm": (
+        "ganzoo.metrics.backbones:timm_extractor",
+        "any timm model as timm:NAME (pooled features; weights from the HF cache)",
+    ),
+}
+
+
+@hookimpl
+def ganzoo_register_features(register) -> None:
+    for name, (target, summary) in FEATURES.items():
+        register(name, target, summary)

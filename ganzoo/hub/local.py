@@ -213,7 +213,8 @@ def is_ganzoo_folder(folder: Path) -> bool:
 
 
 def _last_log(run_dir: Path, step: int | None) -> dict[str, float]:
-    """The last ``metrics.jsonl`` record at or before ``step`` (losses, throughput)."""
+    """The newest value of each ``metrics.jsonl`` key at or before ``step``: losses and
+    throughput from the training log, scores from the last evaluation row when there is one."""
     path = run_dir / "metrics.jsonl"
     last: dict[str, Any] = {}
     if not path.is_file():
@@ -224,7 +225,7 @@ def _last_log(run_dir: Path, step: int | None) -> dict[str, float]:
         except ValueError:
             continue
         if isinstance(record, dict) and (step is None or record.get("step", 0) <= step):
-            last = record
+            last.update(record)
     return {k: round(v, 4) for k, v in last.items() if isinstance(v, float)}
 
 

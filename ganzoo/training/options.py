@@ -46,6 +46,9 @@ class TrainOptions:
     channels_last: bool = param(True, "channels_last memory format on CUDA (ignored on CPU)")
     sync_batchnorm: bool = param(False, "convert BatchNorm to SyncBatchNorm under torchrun")
     progress: bool = param(True, "show a progress bar")
+    eval_every: int = param(0, "score samples every N steps into metrics.jsonl (0 = never)")
+    eval_n: int = param(0, "samples per evaluation (0 = as many as held-out real images)")
+    eval_features: str = param("digits", "feature extractor for eval_every (see ganzoo eval)")
 
     def validate(self) -> None:
         for name in (
@@ -59,7 +62,14 @@ class TrainOptions:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("sample_every", "checkpoint_every", "keep_checkpoints", "ema_start"):
+        for name in (
+            "sample_every",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "ema_start",
+            "eval_every",
+            "eval_n",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.lr_g <= 0 or self.lr_d <= 0:

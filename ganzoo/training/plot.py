@@ -15,6 +15,7 @@ def plot_losses(metrics: Path, out: Path) -> Path | None:
     if not metrics.is_file():
         return None
     rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line]
+    rows = [r for r in rows if "d_loss" in r]  # eval_every rows hold scores, not losses
     if not rows:
         return None
     import matplotlib

@@ -30,6 +30,9 @@ RESUMABLE = {
     "log_every",
     "progress",
     "device",
+    "eval_every",
+    "eval_n",
+    "eval_features",
 }
 
 

@@ -1,0 +1,224 @@
+"""Sample quality of every registered GAN on digits at 32×32 after a fixed wall-time budget.
+
+Each architecture is trained by the shared trainer (``ganzoo.training.run``) with its own default
+options, from seed 0, for as many steps as fit in ``--budget`` seconds on this machine. The step
+count comes from a short calibration run, after a 2-step warm-up run that pays one-time costs:
+its steady-state images per second (``metrics.jsonl``, median of the second half of its logged
+intervals) and its fixed costs (start-up, the final checkpoint, sample grid and loss plot) give
+``steps = (budget - fixed) / seconds_per_step``; if the run ends early (the load changed), it is
+resumed with its own measured speed until the budget is used. Resume is exact, so the reported
+step count reproduces the model (``ganzoo train ARCH --steps N``); the wall time is measured.
+Then the model is scored with ``ganzoo.metrics`` under the ``digits`` protocol (599 samples
+against the 1,198 reference images; the floor is the 599 held-out real images), an 8×8 grid is
+saved under ``benchmarks/grids/`` and a table is appended to ``benchmarks/RESULTS.md``.
+
+    python benchmarks/quality.py                     # 180 s per model, every registered GAN
+    python benchmarks/quality.py --budget 20 --no-record --models dcgan   # a quick try
+
+Timings depend on the machine: run it when nothing else does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import ganzoo
+from ganzoo.data import load_dataset
+from ganzoo.images import save_grid
+from ganzoo.metrics import Evaluator, Protocol
+from ganzoo.training import run
+
+HERE = Path(__file__).resolve().parent
+PREFERRED = ("dcgan", "stylegan_lite", "msggan")  # listed first, in this order
+SIZE, CHANNELS = 32, 1
+
+
+def train_options(steps: int, device: str, seed: int, log_every: int) -> dict[str, Any]:
+    """The options the benchmark sets; everything else is the architecture's default."""
+    return {
+        "image_size": SIZE,
+        "channels": CHANNELS,
+        "steps": steps,
+        "seed": seed,
+        "device": device,
+        "sample_every": 0,  # one grid, at the end
+        "checkpoint_every": 0,  # one checkpoint, at the end
+        "log_every": log_every,
+        "progress": False,
+    }
+
+
+def timed_run(arch: str, out: Path, options: dict[str, Any]) -> float:
+    """Train through the shared trainer; the wall time of the whole run in seconds."""
+    return timed(run.plan_new_run(arch, data="digits", layers=[options], out=out))
+
+
+def timed(plan: run.RunPlan) -> float:
+    start = time.perf_counter()
+    run.execute(plan)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def steady_seconds_per_step(out: Path) -> float:
+    """Seconds per step from ``metrics.jsonl``: median of the second half of the intervals."""
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rates = [r["img_per_s"] for r in rows if "img_per_s" in r]
+    steady = rates[len(rates) // 2 :]  # past warm-up effects
+    batch = json.loads((out / "config.json").read_text())["train"]["batch_size"]
+    return batch / statistics.median(steady)
+
+
+def calibrate(arch: str, out: Path, steps: int, device: str, seed: int) -> tuple[float, float]:
+    """``(seconds per step, fixed seconds)`` from a short run of ``steps`` steps, after a
+    2-step run that pays the one-time costs (imports, first kernels) the real run will not."""
+    timed_run(arch, out.with_name(out.name + "-warmup"), train_options(2, device, seed, 1))
+    log_every = max(1, steps // 5)
+    wall = timed_run(arch, out, train_options(steps, device, seed, log_every))
+    per_step = steady_seconds_per_step(out)
+    fixed = max(0.0, wall - steps * per_step)
+    return per_step, fixed
+
+
+def benchmark(arch: str, args: argparse.Namespace, evaluator: Evaluator, work: Path) -> dict:
+    per_step, fixed = calibrate(
+        arch, work / f"{arch}-calibration", args.calibration_steps, args.device, args.seed
+    )
+    steps = max(1, int((args.budget - fixed) / per_step))
+    print(
+        f"{arch}: {per_step * 1000:.1f} ms/step, {fixed:.1f} s fixed -> {steps} steps",
+        file=sys.stderr,
+    )
+    out = work / arch
+    wall = timed_run(arch, out, train_options(steps, args.device, args.seed, 10))
+    # The calibration can be off when the machine's load changes: while at least 5% of the
+    # budget is left, resume the run (resume is exact, so the model is the one a single run of
+    # the final step count gives) with the speed this run measured.
+    # The speed is this run's own, fixed costs included (cautious: it never overshoots by more
+    # than the load changes).
+    for _ in range(3):
+        more = int((args.budget - wall) / (wall / steps))
+        if more < max(10, steps // 20) or args.budget - wall < 0.05 * args.budget:
+            break
+        steps += more
+        print(f"{arch}: {wall:.0f} s used, resuming to {steps} steps", file=sys.stderr)
+        wall += timed(run.plan_resume(out, {"steps": steps}))
+    model = ganzoo.from_pretrained(out).to(evaluator.device)
+    scores = evaluator.score_model(model)
+    grid = Path(args.grids) / f"{arch}.png"
+    save_grid(model.sample(64, seed=0), grid, nrow=8)
+    report = evaluator.report(scores, model={"source": str(out), "arch": arch, "step": steps})
+    (work / f"{arch}-eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    return {"arch": arch, "steps": steps, "wall": wall, "scores": scores, "grid": grid}
+
+
+def fmt_row(name: str, s: dict[str, Any], floor_fd: float, extra: list[str]) -> str:
+    cells = [
+        name,
+        *extra,
+        f"{s['fd']:.2f}",
+        f"{s['fd'] / floor_fd:.2f}×",
+        f"{s['kid']:.3g} ± {s['kid_std']:.2g}",
+        f"{s['precision']:.3f}",
+        f"{s['recall']:.3f}",
+        f"{s['classes_covered']}/{s['num_classes']}",
+        f"{s['class_kl']:.3f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(results: list[dict], evaluator: Evaluator, args: argparse.Namespace) -> list[str]:
+    floor = evaluator.floor()
+    feats = evaluator.extractor.describe()
+    p = evaluator.protocol
+    grids = Path(args.grids)
+    with contextlib.suppress(ValueError):  # a path inside the repository is shown relative
+        grids = grids.resolve().relative_to(HERE.parent)
+    lines = [
+        f"Budget: {args.budget:g} s of training wall time per model (steps from a "
+        f"{args.calibration_steps}-step calibration run), seed {args.seed}, device "
+        f"{evaluator.device}, each architecture's default options at 32×32 grey.",
+        "",
+        f"Protocol: features `digits` ({feats['weights']}, {feats['dim']}-d, held-out accuracy "
+        f"{feats['held_out_accuracy']:.1%}); {evaluator.n} samples (latent seed "
+        f"{p.sample_seed}, EMA generator where there is one) against {len(evaluator.reference)} "
+        f"reference images; floor = {len(evaluator.held_out)} held-out real images against the "
+        f"same reference. KID over {p.kid_subsets} subsets of {min(p.kid_subset_size, evaluator.n)}"
+        f"; precision/recall with k = {p.k}; class KL = KL(generated ‖ data) in nats; a class "
+        f"counts as covered at ≥ {p.min_class_share:.0%} of its expected count.",
+        "",
+        "| model | steps | wall s | FD (digits) | × floor | KID | precision | recall | classes "
+        "| class KL | grid |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        row = fmt_row(r["arch"], r["scores"], floor["fd"], [str(r["steps"]), f"{r['wall']:.0f}"])
+        lines.append(row[:-1] + f"| `{grids / r['grid'].name}` |")
+    lines.append(fmt_row("real (floor)", floor, floor["fd"], ["-", "-"])[:-1] + "| - |")
+    dcgan = next((r for r in results if r["arch"] == "dcgan"), None)
+    if dcgan:
+        s = dcgan["scores"]
+        met = s["fd"] <= 1.5 * floor["fd"] and s["classes_covered"] == 10 and s["class_kl"] < 0.1
+        lines += [
+            "",
+            f"DCGAN aim (FD within 1.5× the floor, 10/10 classes, class KL < 0.1): "
+            f"{'met' if met else 'not met'}.",
+        ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budget", type=float, default=180.0, help="training seconds per model")
+    parser.add_argument("--models", help="comma-separated architectures (default: every GAN)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--calibration-steps", type=int, default=30)
+    parser.add_argument(
+        "--work", default=None, help="folder for the runs (default runs/quality-TIME)"
+    )
+    parser.add_argument("--grids", default=str(HERE / "grids"), help="where grids are saved")
+    parser.add_argument("--no-record", action="store_true", help="do not write RESULTS.md")
+    args = parser.parse_args()
+
+    registered = ganzoo.list_models(kind=ganzoo.GAN)
+    if args.models:
+        archs = [m.strip() for m in args.models.split(",") if m.strip()]
+        for arch in archs:
+            ganzoo.get_spec(arch)  # an unknown name fails before anything trains
+    else:
+        archs = [a for a in PREFERRED if a in registered]
+        archs += [a for a in registered if a not in archs]
+    work = Path(args.work or f"runs/quality-{time.strftime('%Y%m%d-%H%M%S')}")
+    from ganzoo.training.trainer import resolve_device
+
+    device = resolve_device(args.device)
+    # The reference features, the floor and (first time only) the digits classifier come
+    # before any timing.
+    evaluator = Evaluator(load_dataset("digits", SIZE, CHANNELS), Protocol(), device=device)
+    evaluator.floor()
+    results = []
+    for arch in archs:
+        results.append(benchmark(arch, args, evaluator, work))
+    lines = table(results, evaluator, args)
+    print("\n".join(lines))
+    if not args.no_record:
+        sys.path.insert(0, str(HERE))
+        from _results import append
+
+        append(f"Sample quality on digits 32×32, {args.budget:g} s per model ({device})", lines)
+        print(f"appended to {HERE / 'RESULTS.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Evaluation reports as text (for the terminal) and JSON (for files and tables)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+ROWS = (  # key, label, format
+    ("fd", None, "{:.4g}"),
+    ("kid", "KID", "{:.3e}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("classes_covered", "classes covered", None),
+    ("class_kl", "class KL (nats)", "{:.4f}"),
+)
+
+
+def _cell(scores: dict[str, Any] | None, key: str, fmt: str | None) -> str:
+    if not scores or key not in scores or scores[key] is None:
+        return "-"
+    if key == "classes_covered":
+        return f"{scores['classes_covered']}/{scores['num_classes']}"
+    value = scores[key]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    text = fmt.format(value) if fmt else str(value)
+    if key == "kid" and "kid_std" in scores:
+        text += f" ± {scores['kid_std']:.1e}"
+    return text
+
+
+def describe_features(features: dict[str, Any]) -> str:
+    """One line naming the extractor, its weights, input and (for classifiers) accuracy."""
+    parts = [f"{features.get('dim')}-d"]
+    if features.get("weights"):
+        parts.append(str(features["weights"]))
+    if features.get("input"):
+        parts.append(f"input {features['input']}")
+    if features.get("held_out_accuracy") is not None:
+        parts.append(f"held-out accuracy {features['held_out_accuracy']:.1%}")
+    return f"{features.get('name')} ({', '.join(parts)})"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as aligned text: what was compared, under which protocol, and the scores."""
+    p = report["protocol"]
+    c, h, w = report["image_size"]
+    lines = []
+    model = report.get("model")
+    if model:
+        step = f" (step {model['step']})" if model.get("step") is not None else ""
+        lines.append(f"model: {model.get('arch') or '?'} from {model.get('source')}{step}")
+    lines.append(f"data: {report['data']}, images {c}×{h}×{w}")
+    lines.append(f"features: {describe_features(report['features'])}")
+    counts = f"reference: {p['n_reference']} real images (split seed {p['split_seed']})"
+    if report.get("metrics"):
+        counts += f"; model: {p['n_generated']} samples (latent seed {p['sample_seed']})"
+    if report.get("floor"):
+        counts += f"; floor: {p['n_held_out']} held-out real images"
+    lines.append(counts)
+    lines.append(
+        f"k = {p['k']} for precision/recall; KID over {p['kid_subsets']} subsets of at most "
+        f"{p['kid_subset_size']}"
+    )
+    columns = [("model", report.get("metrics")), ("floor", report.get("floor"))]
+    columns = [(name, scores) for name, scores in columns if scores]
+    table = [["metric", *[name for name, _ in columns]]]
+    for key, label, fmt in ROWS:
+        if not any(scores and key in scores for _, scores in columns):
+            continue
+        table.append([label or report["fd_label"], *[_cell(s, key, fmt) for _, s in columns]])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines.append("")
+    for row in table:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    if report.get("fd_over_floor") is not None:
+        lines.append(f"\n{report['fd_label']} is {report['fd_over_floor']:.2f}× the floor")
+    if report.get("metrics") and report.get("floor") and p["n_generated"] != p["n_held_out"]:
+        lines.append(
+            f"note: the floor uses {p['n_held_out']} images, the model {p['n_generated']}: "
+            "the Fréchet distance and recall depend on the sample count"
+        )
+    return "\n".join(lines)
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no infinity: non-finite floats become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def write_json(report: dict[str, Any], path: str | Path) -> Path:
+    """Write the report as JSON (non-finite values as null)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_finite(report), indent=2) + "\n", encoding="utf-8")
+    return out

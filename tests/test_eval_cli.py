@@ -1,0 +1,158 @@
+"""``ganzoo eval`` and the trainer's ``eval_every``: the same numbers through both paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+
+from ganzoo.cli import cli
+from ganzoo.metrics import FeatureExtractor
+from ganzoo.plugins import get_registry
+from ganzoo.training import run
+
+
+class Thumbnails(FeatureExtractor):
+    """Grey 4×4 thumbnails as features: cheap, deterministic, no training."""
+
+    dim = 16
+
+    def forward(self, images):
+        return F.adaptive_avg_pool2d(images.mean(1, keepdim=True), 4).flatten(1), None
+
+
+def thumbnails(arg, *, device, random_weights=False):
+    return Thumbnails()
+
+
+@pytest.fixture
+def thumbs():
+    table = get_registry().features
+    table.add("test-thumbs", thumbnails, plugin="test-eval-cli", summary="4×4 thumbnails")
+    yield "test-thumbs"
+    table.remove_plugin("test-eval-cli")
+
+
+@pytest.fixture
+def digits_cache(request, monkeypatch):
+    try:
+        path = request.config.cache.mkdir("ganzoo-cache")
+    except AttributeError:
+        path = request.getfixturevalue("tmp_path") / "ganzoo-cache"
+    monkeypatch.setenv("GANZOO_CACHE", str(path))
+    return path
+
+
+TINY = {
+    "image_size": 16,
+    "g_width": 8,
+    "d_width": 8,
+    "latent_dim": 16,
+    "batch_size": 8,
+    "log_every": 5,
+    "progress": False,
+    "n_samples": 4,
+    "checkpoint_every": 0,
+}
+
+
+def test_eval_every_logs_scores_that_ganzoo_eval_reproduces(tmp_path, thumbs):
+    out = tmp_path / "run"
+    plan = run.plan_new_run(
+        "dcgan",
+        data="digits",
+        layers=[{**TINY, "steps": 10, "eval_every": 5, "eval_features": thumbs, "eval_n": 50}],
+        out=out,
+    )
+    run.execute(plan)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval_fd" in r]
+    assert [r["step"] for r in evals] == [5, 10]
+    assert all(r["eval_n"] == 50 and r["eval_features"] == thumbs for r in evals)
+    assert evals[0]["eval_fd"] != evals[1]["eval_fd"]  # the generator changed in between
+    assert (out / "loss.png").is_file()  # the loss plot skips the evaluation rows
+    assert any("d_loss" in r for r in rows)
+
+    report_path = tmp_path / "eval.json"
+    result = CliRunner().invoke(
+        cli,
+        ["eval", str(out), "--features", thumbs, "--n", "50", "--json", str(report_path)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "floor" in result.output and "test-thumbs" in result.output
+    report = json.loads(report_path.read_text())
+    assert report["model"] == {"source": str(out), "arch": "dcgan", "step": 10}
+    assert report["data"] == "digits" and report["image_size"] == [1, 16, 16]
+    assert report["protocol"]["n_generated"] == 50
+    assert report["protocol"]["n_reference"] + report["protocol"]["n_held_out"] == 1797
+    # the same weights, samples and protocol as the evaluation logged at step 10
+    assert report["metrics"]["fd"] == pytest.approx(evals[1]["eval_fd"], rel=1e-6)
+    assert report["metrics"]["precision"] == pytest.approx(evals[1]["eval_precision"])
+    assert report["floor"]["fd"] == pytest.approx(evals[1]["eval_fd_floor"], rel=1e-9)
+
+
+def test_evaluating_during_training_does_not_change_the_training(tmp_path, thumbs):
+    from safetensors.torch import load_file
+
+    from ganzoo.training.checkpoint import latest_checkpoint
+
+    finals = []
+    for name, extra in (("plain", {}), ("evaluated", {"eval_every": 3, "eval_features": thumbs})):
+        plan = run.plan_new_run(
+            "dcgan", data="digits", layers=[{**TINY, "steps": 6, **extra}], out=tmp_path / name
+        )
+        run.execute(plan)
+        finals.append(load_file(str(latest_checkpoint(tmp_path / name) / "generator.safetensors")))
+    assert finals[0].keys() == finals[1].keys()
+    assert all(torch.equal(finals[0][k], finals[1][k]) for k in finals[0])
+
+
+def test_eval_real_needs_no_model(thumbs, tmp_path):
+    path = tmp_path / "floor.json"
+    result = CliRunner().invoke(
+        cli, ["eval", "--real", "--data", "digits", "--features", thumbs, "--json", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(path.read_text())
+    assert report["metrics"] is None and report["floor"]["n"] == 599
+    assert report["protocol"]["n_reference"] == 1198
+    assert report["image_size"] == [1, 32, 32]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval"], "either SOURCE"),
+        (["eval", "--real", "--features", "nosuch"], "unknown feature extractor 'nosuch'"),
+        (["eval", "no/such-dir-or-repo-here", "--real"], "either SOURCE"),
+    ],
+)
+def test_eval_usage_errors(args, message):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_eval_inception_offline_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    result = CliRunner().invoke(cli, ["eval", "--real", "--features", "inception"])
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: the inception extractor needs")
+
+
+@pytest.mark.slow
+def test_eval_real_digits_reports_the_classifier_and_floor(digits_cache, tmp_path):
+    path = tmp_path / "floor.json"
+    result = CliRunner().invoke(cli, ["eval", "--real", "--data", "digits", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(path.read_text())
+    feats = report["features"]
+    assert feats["name"] == "digits" and feats["dim"] == 64 and feats["held_out_accuracy"] >= 0.97
+    floor = report["floor"]
+    assert floor["classes_covered"] == 10 and floor["num_classes"] == 10
+    assert "held-out accuracy" in result.output and "classes covered" in result.output

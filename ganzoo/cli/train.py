@@ -37,6 +37,11 @@ import click
 @click.option("--sample-every", type=int, help="Write a sample grid every N steps.")
 @click.option("--checkpoint-every", type=int, help="Write a checkpoint every N steps.")
 @click.option(
+    "--eval-every",
+    type=int,
+    help="Evaluate (Fréchet distance, KID, coverage) every N steps into metrics.jsonl.",
+)
+@click.option(
     "--resume",
     type=click.Path(file_okay=False, exists=True),
     help="Continue the run in this directory from its latest checkpoint.",
@@ -58,6 +63,7 @@ def train_cmd(
     device,
     sample_every,
     checkpoint_every,
+    eval_every,
     resume,
     quiet,
 ) -> None:
@@ -80,12 +86,13 @@ def train_cmd(
         "device": device,
         "sample_every": sample_every,
         "checkpoint_every": checkpoint_every,
+        "eval_every": eval_every,
     }
     if quiet:
         flags["progress"] = False
     layers = [load_toml(config_file)] if config_file else []
     layers += [parse_assignments(sets), {k: v for k, v in flags.items() if v is not None}]
-    world = World.from_env() if hasattr(World, "from_env") else World.single()
+    world = World.from_env()  # a torchrun rank, or a single process
     if resume:
         if arch or data or preset or config_file:
             raise click.UsageError(
@@ -98,13 +105,23 @@ def train_cmd(
         if not arch:
             raise click.UsageError("name an architecture (ganzoo list) or --resume RUN_DIR")
         plan = run.plan_new_run(arch, data=data, preset=preset, layers=layers, out=out)
+    # every rank has validated the plan before any rank writes: start() ends in a barrier
+    world.start(plan.options.device)
     if world.is_main:
+        where = f" on {world.world_size} processes" if world.distributed else ""
         click.echo(
             f"{'resuming' if plan.resume else 'training'} {plan.arch} on {plan.data} "
-            f"for {plan.options.steps} steps -> {plan.run_dir}",
+            f"for {plan.options.steps} steps{where} -> {plan.run_dir}",
             err=True,
         )
-    final = run.execute(plan, world=world)
+    try:
+        final = run.execute(plan, world=world)
+    except Exception as exc:
+        lost = world.explain_failure(exc, Path(plan.run_dir))
+        if lost is not None:
+            raise lost from None
+        raise
+    world.close()
     if world.is_main:
         grid = sorted((Path(plan.run_dir) / "samples").glob("step-*.png"))
         summary = ", ".join(

@@ -92,8 +92,9 @@ def train_step(
 
     ``real`` holds ``d_steps`` batches stacked along the first dimension.
 
-    ``g_model``/``d_model`` default to the model's networks; under torchrun they are the
-    DistributedDataParallel wrappers.
+    ``g_model``/``d_model`` default to the model's networks; under torchrun G is wrapped in
+    DistributedDataParallel and D in :class:`ganzoo.training.distributed.AveragedGradients`,
+    whose ``average_gradients`` is called between D's backward and its optimiser step.
     """
     G = g_model or model.generator
     D = d_model or model.discriminator
@@ -130,9 +131,13 @@ def train_step(
             guard.snapshot()
         opt_d.zero_grad(set_to_none=True)
         total_d.backward()
+        skip_loss = loss_d.detach()
+        average = getattr(D, "average_gradients", None)
+        if average is not None:  # torchrun: D's gradients and loss averaged over the ranks
+            (skip_loss,) = average(skip_loss)
         opt_d.step()
         if guard is not None:
-            keep = loss_d.detach() >= cfg.d_skip_below
+            keep = skip_loss >= cfg.d_skip_below
             guard.restore_unless(keep)
             stats["d_skipped"] = (~keep).float()
     stats["d_loss"] = loss_d.detach()

@@ -62,9 +62,8 @@ class AdversarialTrainer:
 
         world = world or World.single()
         run_dir = Path(run_dir)
-        dev = world.device if world.distributed else resolve_device(options.device)
-        if world.distributed and world.device.type == "cpu" and options.device.startswith("cuda"):
-            dev = world.device
+        # under torchrun: join the process group (once) and take cuda:LOCAL_RANK or the CPU
+        dev = world.start(options.device) if world.distributed else resolve_device(options.device)
         model.to(dev)
         if options.ema:
             model.enable_ema()
@@ -101,16 +100,22 @@ class AdversarialTrainer:
         if on_cuda and options.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         n_images = images.shape[0]
-        gen = torch.Generator(device=dev).manual_seed(options.seed * 1000 + world.rank)
+        # One stream shared by every rank: each draws the global batch and keeps its slice
+        # (world.shard), so N processes see exactly the batches one process would.
+        gen = torch.Generator(device=dev).manual_seed(options.seed * 1000)
         fixed_z = model.sample_latent(
             options.n_samples, generator=torch.Generator().manual_seed(options.seed + 1)
         ).to(dev)
-        local_batch = world.local_batch(options.batch_size)
+        world.local_batch(options.batch_size)  # fails early unless the ranks split it evenly
 
         start = 0
         if resume:
             start = self._restore(run_dir, model, {"g": opt_g, "d": opt_d}, gen)
+            world.restore_rng(latest_checkpoint(run_dir), options.seed, start)
         log = MetricsLog(run_dir / "metrics.jsonl", enabled=world.is_main, truncate_after=start)
+        from ..metrics.evaluate import training_evaluator  # None unless options.eval_every
+
+        evaluate = training_evaluator(options, data, dev) if world.is_main else None
         bar = progress_bar(options, start, enabled=world.is_main)
         acc: dict[str, torch.Tensor] = {}
         acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
@@ -146,13 +151,15 @@ class AdversarialTrainer:
         def checkpoint(step_done: int) -> None:
             nonlocal last_good
             flush(step_done)  # never checkpoint weights that went non-finite
+            rng = world.gather_rng(rng_state(gen))  # every rank's random state (a collective)
             if world.is_main:
                 save_checkpoint(
                     run_dir,
                     step_done,
                     model,
                     {"g": opt_g, "d": opt_d},
-                    rng_state(gen),
+                    rng,
+                    extra=world.checkpoint_info(),
                     keep=options.keep_checkpoints,
                 )
             world.barrier()
@@ -165,15 +172,17 @@ class AdversarialTrainer:
                     run_dir / "samples" / f"{step_name(step_done)}.png",
                 )
 
-        stop = GracefulInterrupt()
+        # under torchrun a checkpoint needs every rank at the same step: Ctrl-C stops at once
+        stop = GracefulInterrupt(graceful=not world.distributed)
         try:
             stop.__enter__()
             for step in range(start, options.steps):
                 idx = torch.randint(
-                    n_images, (local_batch * options.d_steps,), generator=gen, device=images.device
+                    n_images, (options.batch_size * options.d_steps,), generator=gen, device=dev
                 )
+                idx = world.shard(idx, options.d_steps).to(images.device)
                 real = images[idx].to(dev, non_blocking=True)
-                z = model.sample_latent(local_batch, generator=gen, device=dev)
+                z = world.shard(model.sample_latent(options.batch_size, generator=gen, device=dev))
                 stats = train_step(model, real, z, opt_g, opt_d, cfg, step, g_model, d_model)
                 if model.generator_ema is not None:
                     decay = options.ema_decay if step >= options.ema_start else 0.0
@@ -186,6 +195,10 @@ class AdversarialTrainer:
                     final = flush(done) or final
                 if options.sample_every and done % options.sample_every == 0:
                     sample(done)
+                if evaluate is not None and done % options.eval_every == 0:
+                    t_eval = time.perf_counter()
+                    log.write({"step": done, **evaluate(model)})
+                    t_last += time.perf_counter() - t_eval  # img_per_s stays about training
                 if options.checkpoint_every and done % options.checkpoint_every == 0:
                     checkpoint(done)
                 if stop.requested:
@@ -242,13 +255,14 @@ class GracefulInterrupt:
     """Turn the first SIGINT into a request honoured at the end of the current step, so the
     checkpoint written on Ctrl-C is exact; a second SIGINT interrupts at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, graceful: bool = True) -> None:
+        self.graceful = graceful
         self.requested = False
         self.forced = False
         self._previous: Any = None
 
     def _handler(self, signum: int, frame: Any) -> None:
-        if self.requested:
+        if self.requested or not self.graceful:
             self.forced = True
             raise KeyboardInterrupt
         self.requested = True

@@ -91,7 +91,9 @@ def build_from_config(spec: ModelSpec, config: Any) -> Any:
     except (ConfigError, RegistrationError):
         raise
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"cannot build {spec.name!r} with this config: {exc}") from exc
+        # a config value the builder rejects, or networks that break a protocol (GANModel checks)
+        plugin = f" (plugin {spec.plugin!r})" if spec.plugin else ""
+        raise ConfigError(f"cannot build {spec.name!r}{plugin} with this config: {exc}") from exc
     expected = GANModel if spec.kind == GANModel.kind else ZooModel
     if not isinstance(model, expected):
         raise RegistrationError(

@@ -135,8 +135,14 @@ class PluginHost:
                 info.version = md.version(distribution)
         try:
             self.pm.register(module, name=name)
-        except Exception as exc:  # pluggy rejects unknown hooks and bad signatures
-            self.fail(info, f"not a valid ganzoo plugin: {exc}")
+        except Exception as exc:  # pluggy rejects bad signatures
+            self.fail(info, f"not a valid ganzoo plugin: {' '.join(str(exc).split())}")
+            return info
+        unknown = unknown_hooks(self.pm, module)
+        if unknown:  # pluggy accepts a misspelt hook silently; it would never be called
+            self.pm.unregister(module)
+            known = ", ".join(sorted(h for h in dir(hookspecs) if h.startswith("ganzoo_")))
+            self.fail(info, f"{unknown[0]} is not a ganzoo hook (misspelt?); the hooks: {known}")
             return info
         info.hooks = sorted(
             h.name for h in (self.pm.get_hookcallers(module) or []) if h.name.startswith("ganzoo_")
@@ -209,6 +215,17 @@ class PluginHost:
                 module.ganzoo_register_commands(cli=cli)
             except Exception as exc:
                 self.fail(info, f"ganzoo_register_commands raised {type(exc).__name__}: {exc}")
+
+
+def unknown_hooks(pm: pluggy.PluginManager, module: object) -> list[str]:
+    """Hook implementations of ``module`` that match no hook specification (and are not
+    marked ``optionalhook``)."""
+    found = []
+    for caller in pm.get_hookcallers(module) or []:
+        impls = [i for i in caller.get_hookimpls() if i.plugin is module]
+        if caller.spec is None and not all(i.optionalhook for i in impls):
+            found.append(caller.name)
+    return sorted(found)
 
 
 def discover() -> list[md.EntryPoint]:

@@ -49,14 +49,20 @@ class Discriminator(Protocol):
 class Trainer(Protocol):
     """Fits a model to data and leaves a run directory behind.
 
-    ``fit`` receives the built model, the images (an ``N×C×H×W`` tensor in ``[-1, 1]``), the
-    resolved training options and the run directory. It returns the final metrics.
+    ``fit`` receives the built model, the data (a :class:`ganzoo.data.ImageSet`: images as one
+    ``N×C×H×W`` tensor in ``[-1, 1]``, labels where known), the resolved training options and
+    the run directory; ``resume=True`` continues from the run's latest checkpoint, and ``world``
+    describes the processes of a torchrun job (one process when None). It returns the final
+    logged metrics.
     """
 
     def fit(
         self,
         model: Any,
-        data: Tensor,
+        data: Any,
         options: Any,
         run_dir: Path,
+        *,
+        resume: bool = False,
+        world: Any = None,
     ) -> Mapping[str, float]: ...

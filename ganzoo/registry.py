@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import fnmatch
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -63,6 +64,30 @@ def resolve_object(target: str, *, what: str) -> Any:
     return obj
 
 
+def missing_module(module_name: str) -> str:
+    """Why ``module_name`` cannot be imported, or ``""`` when it can be found.
+
+    Uses :func:`importlib.util.find_spec`, which imports the parent packages (a plugin's own,
+    already imported) but not the module itself, so registering stays free of torch.
+    """
+    try:
+        found = importlib.util.find_spec(module_name)
+    except ModuleNotFoundError as exc:
+        found, missing = None, exc.name or module_name
+    except ValueError:  # in sys.modules without a __spec__ (made at run time): it exists
+        return ""
+    except Exception as exc:  # a parent package that raises on import
+        return f"module {module_name!r}, whose package fails to import: {type(exc).__name__}: {exc}"
+    else:
+        missing = module_name
+    if found is None:
+        return (
+            f"module {module_name!r}, which cannot be found ({missing!r} is not installed or "
+            "misspelt): ModelSpec.build is 'package.module:function'"
+        )
+    return ""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything ganzoo needs to know about one architecture, declared by a plugin.
@@ -106,6 +131,10 @@ class ModelSpec:
             raise RegistrationError(
                 f"{who}: build must be a callable or 'package.module:function', got {self.build!r}"
             )
+        if not callable(self.build):
+            problem = missing_module(str(self.build).partition(":")[0])
+            if problem:
+                raise RegistrationError(f"{who}: build={self.build!r} names {problem}")
         for preset, values in self.presets.items():
             if not isinstance(values, Mapping):
                 raise RegistrationError(f"{who}: preset {preset!r} must be a mapping")
@@ -115,7 +144,8 @@ class ModelSpec:
 
     def builder(self) -> Callable[[Any], Any]:
         """The build function, imported on first use."""
-        return resolve_callable(self.build, what=f"builder of model {self.name!r}")
+        plugin = f" (plugin {self.plugin!r})" if self.plugin else ""
+        return resolve_callable(self.build, what=f"builder of model {self.name!r}{plugin}")
 
 
 @dataclass(frozen=True)

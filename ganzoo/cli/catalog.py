@@ -30,7 +30,10 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 @click.option("--pretrained", is_flag=True, help="List published weights (arch.tag) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_cmd(pattern: str, kind: str | None, pretrained: bool, as_json: bool) -> None:
-    """List registered models whose name matches PATTERN (fnmatch, e.g. 'style*')."""
+    """List registered models.
+
+    Only names matching PATTERN (fnmatch, e.g. 'style*') are shown.
+    """
     from ..api import get_spec, list_models
 
     if pretrained:
@@ -85,7 +88,11 @@ def list_cmd(pattern: str, kind: str | None, pretrained: bool, as_json: bool) ->
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info_cmd(name: str, as_json: bool) -> None:
-    """Show a model's summary, paper, plugin, config options and presets."""
+    """Show a model's options, presets and paper.
+
+    Lists every config field with its type, default and help, the training defaults, the
+    presets and the published weights.
+    """
     from ..api import describe
 
     info = describe(name)
@@ -126,7 +133,11 @@ def info_cmd(name: str, as_json: bool) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Include the core's built-in registrations.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins_cmd(show_all: bool, as_json: bool) -> None:
-    """List loaded plugins with their versions and hooks, and those that failed, with why."""
+    """List plugins, their hooks, and failures.
+
+    Shows each loaded plugin with its distribution, version and hooks, and each plugin that
+    failed to load with the reason.
+    """
     from ..plugins import get_host
 
     host = get_host()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from typing import Any
@@ -16,6 +17,13 @@ COMMANDS = {
     "list": "ganzoo.cli.catalog:list_cmd",
     "info": "ganzoo.cli.catalog:info_cmd",
     "plugins": "ganzoo.cli.catalog:plugins_cmd",
+    "train": "ganzoo.cli.train:train_cmd",
+    "eval": "ganzoo.cli.eval:eval_cmd",
+    "sample": "ganzoo.cli.sample:sample_cmd",
+    "push": "ganzoo.cli.hub:push_cmd",
+    "export": "ganzoo.cli.hub:export_cmd",
+    "stylize": "ganzoo.cli.stylize:stylize_cmd",
+    "new-plugin": "ganzoo.cli.scaffold:new_plugin_cmd",
 }
 
 
@@ -79,6 +87,8 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ganzoo`` script."""
     warnings.showwarning = _one_line_warning
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 alone speaks (same code, same data)
+        warnings.simplefilter("ignore")
     args = sys.argv[1:] if argv is None else argv
     try:
         cli.main(args=args, prog_name="ganzoo", standalone_mode=True)

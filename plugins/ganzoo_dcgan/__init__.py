@@ -24,8 +24,9 @@ class DCGANConfig:
     image_size: int = param(32, "output side in pixels, a power of two", choices=_SIZES)
     channels: int = param(1, "image channels: 1 grayscale, 3 RGB", choices=(1, 3))
     latent_dim: int = param(100, "size of the latent vector z")
-    g_width: int = param(64, "feature maps of G's last hidden block (the paper's 128 at 64 px)")
-    d_width: int = param(64, "feature maps of D's first block")
+    # 32 keeps `ganzoo train dcgan` to a few minutes on two CPU cores; the paper uses 128.
+    g_width: int = param(32, "feature maps of G's last hidden block (the paper's 128 at 64 px)")
+    d_width: int = param(32, "feature maps of D's first block")
     max_width: int = param(512, "cap on feature maps in the deepest blocks")
 
     def validate(self) -> None:
@@ -47,6 +48,8 @@ def ganzoo_register_models(register) -> None:
             loss="bce",
             # The paper's optimiser: Adam, lr 2e-4, beta1 0.5.
             train_defaults={
+                # 1,500 steps of 64 images: recognisable digits in about 3 minutes on 2 cores.
+                "steps": 1500,
                 "lr_g": 2e-4,
                 "lr_d": 2e-4,
                 "betas_g": (0.5, 0.999),

@@ -10,17 +10,9 @@ import click
 
 def load_source(source: str, device: str = "cpu"):
     """Load a GAN from a run dir, checkpoint dir, model folder, Hub id or catalogue tag."""
-    try:
-        from ..hub import from_pretrained
-    except ImportError:  # the Hub module is optional while it is being written
-        from ..serialization import load_model_files
-        from ..training.checkpoint import latest_checkpoint
+    from ..hub import from_pretrained
 
-        path = Path(source)
-        if (path / "checkpoints").is_dir():
-            path = latest_checkpoint(path)
-        return load_model_files(path, map_location=device)
-    return from_pretrained(source).to(device)
+    return from_pretrained(source, device=device)
 
 
 @click.command("sample")

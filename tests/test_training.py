@@ -32,6 +32,10 @@ TINY = {
     "n_samples": 4,
 }
 
+#: the same tiny DCGAN through the command line
+TINY_CLI = ["--quiet", "--batch-size", "8", "--set", "image_size=16", "--set", "g_width=8",
+            "--set", "d_width=8"]  # fmt: skip
+
 
 def train(out, steps, resume=False, **extra):
     if resume:
@@ -143,27 +147,8 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoin
 def test_cli_train_then_sample_round_trip(tmp_path):
     runner = CliRunner()
     out = tmp_path / "run"
-    args = [
-        "train",
-        "dcgan",
-        "--steps",
-        "6",
-        "--out",
-        str(out),
-        "--quiet",
-        "--batch-size",
-        "8",
-        "--set",
-        "image_size=16",
-        "--set",
-        "g_width=8",
-        "--set",
-        "d_width=8",
-        "--set",
-        "log_every=3",
-        "--sample-every",
-        "3",
-    ]
+    args = ["train", "dcgan", "--steps", "6", "--out", str(out), *TINY_CLI]
+    args += ["--set", "log_every=3", "--sample-every", "3"]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     grid = tmp_path / "grid.png"
@@ -207,28 +192,8 @@ def test_cli_user_errors_are_one_line_with_exit_2(tmp_path, args, message):
 @pytest.mark.slow
 def test_ctrl_c_writes_a_checkpoint_that_resumes(tmp_path):
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "ganzoo",
-        "train",
-        "dcgan",
-        "--steps",
-        "100000",
-        "--out",
-        str(out),
-        "--quiet",
-        "--batch-size",
-        "8",
-        "--set",
-        "image_size=16",
-        "--set",
-        "g_width=8",
-        "--set",
-        "d_width=8",
-        "--checkpoint-every",
-        "0",
-    ]
+    cmd = [sys.executable, "-m", "ganzoo", "train", "dcgan", "--steps", "100000", "--out"]
+    cmd += [str(out), *TINY_CLI, "--checkpoint-every", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out / "metrics.jsonl").exists() and time.time() < deadline:

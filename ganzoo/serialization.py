@@ -171,11 +171,9 @@ def build_from_metadata(meta: dict[str, Any]) -> Any:
     return build_from_config(spec, config)
 
 
-def load_model_files(directory: str | Path, *, map_location: str | torch.device = "cpu") -> Any:
-    """Build a model from a folder written by :func:`save_model_files` and load its weights."""
-    folder = Path(directory)
-    meta = read_config(folder)
-    model = build_from_metadata(meta)
+def load_networks(model: Any, folder: Path, meta: dict[str, Any]) -> None:
+    """Fill ``model``'s networks from the safetensors files a ``config.json`` lists, creating
+    the EMA generator first when the folder has one."""
     networks = meta.get("networks") or sorted(model.networks())
     if "generator_ema" in networks and hasattr(model, "enable_ema"):
         model.enable_ema()
@@ -186,4 +184,12 @@ def load_model_files(directory: str | Path, *, map_location: str | torch.device 
                 f"{folder}: config lists network {name!r} that {meta['arch']} does not have"
             )
         load_network(own[name], folder / f"{name}.safetensors")
+
+
+def load_model_files(directory: str | Path, *, map_location: str | torch.device = "cpu") -> Any:
+    """Build a model from a folder written by :func:`save_model_files` and load its weights."""
+    folder = Path(directory)
+    meta = read_config(folder)
+    model = build_from_metadata(meta)
+    load_networks(model, folder, meta)
     return model.to(map_location)

@@ -125,7 +125,9 @@ class AdversarialTrainer:
             nonlocal acc, acc_steps, t_last
             if not acc_steps:
                 return {}
-            values = {k: v.item() / acc_steps for k, v in acc.items()}  # one host sync
+            keys = list(acc)
+            sums = torch.stack([acc[k].float() for k in keys]).tolist()  # one host sync
+            values = {k: s / acc_steps for k, s in zip(keys, sums, strict=True)}
             now = time.perf_counter()
             values["img_per_s"] = acc_steps * options.batch_size / max(now - t_last, 1e-9)
             values = world.reduce_mean(values)
@@ -229,17 +231,12 @@ class AdversarialTrainer:
         return final
 
     def _restore(self, run_dir: Path, model: Any, optimizers: dict, gen: torch.Generator) -> int:
-        from ..serialization import load_network
+        from ..serialization import load_networks, read_config
+        from .checkpoint import unflatten_optimizer
 
         ckpt = latest_checkpoint(run_dir)
         plain, tensors = load_training_state(ckpt)
-        nets = model.networks()
-        for name in json.loads((ckpt / "config.json").read_text())["networks"]:
-            if name == "generator_ema" and model.generator_ema is None:
-                model.enable_ema()
-                nets = model.networks()
-            load_network(nets[name], ckpt / f"{name}.safetensors")
-        from .checkpoint import unflatten_optimizer
+        load_networks(model, ckpt, read_config(ckpt))
 
         for name, opt in optimizers.items():
             state = unflatten_optimizer(f"optim.{name}", tensors, plain["optimizers"][name])

@@ -9,6 +9,7 @@ says which file is wrong and what to do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection
 from pathlib import Path
@@ -57,6 +58,15 @@ def model_metadata(model: Any, networks: Collection[str] | None = None) -> dict[
         "networks": sorted(model.networks() if networks is None else networks),
         "config": config_to_dict(model.config),
     }
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (weights can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def tensors_for_saving(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -9,7 +9,6 @@ one-line :class:`~ganzoo.errors.GanzooError`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from huggingface_hub.errors import (
 
 from ..catalog import PretrainedEntry, get_entry
 from ..errors import ConfigError, HubError, WeightsError
-from ..serialization import CONFIG_NAME, load_model_files, read_config
+from ..serialization import CONFIG_NAME, file_sha256, load_model_files, read_config
 from .card import README_NAME, SAMPLE_NAME
 from .local import (
     CARD_KEYS,
@@ -247,21 +246,13 @@ def check_hub_folder(folder: Path, repo_id: str, token: str | bool | None) -> No
         )
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_checksums(folder: Path, entry: PretrainedEntry) -> None:
     """Check every file the catalogue pins, and that every network loaded is pinned."""
     for name, expected in entry.sha256.items():
         path = folder / name
         if not path.is_file():
             raise WeightsError(f"{entry.name}: {name} is missing from {entry.repo_id}")
-        actual = sha256_of(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise WeightsError(
                 f"{entry.name}: {name} has sha256 {actual[:16]}..., the catalogue pins "

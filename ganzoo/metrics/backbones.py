@@ -12,7 +12,6 @@ and converted to safetensors beside it on first use.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from ..errors import ConfigError, PluginError, UnknownNameError, WeightsError
+from ..serialization import file_sha256
 from .features import FeatureExtractor, cache_dir, resize, to_channels
 
 #: torch-fidelity's port of the TensorFlow FID Inception (the network every FID paper uses)
@@ -40,14 +40,6 @@ def inception_folders() -> list[Path]:
     return [cache_dir() / "features", Path(torch.hub.get_dir()) / "checkpoints"]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def inception_state_dict() -> dict[str, Tensor]:
     """The FID Inception weights from a local file; a one-line error when there is none."""
     folders = inception_folders()
@@ -59,7 +51,7 @@ def inception_state_dict() -> dict[str, Tensor]:
         pth = folder / INCEPTION_FILE
         if not pth.is_file():
             continue
-        if not _sha256(pth).startswith(INCEPTION_SHA256_PREFIX):
+        if not file_sha256(pth).startswith(INCEPTION_SHA256_PREFIX):
             raise WeightsError(
                 f"{pth} is not the published FID Inception file (SHA-256 does not start with "
                 f"{INCEPTION_SHA256_PREFIX}); delete it and download {INCEPTION_URL} again"

@@ -1,7 +1,8 @@
 """Sample quality of every registered GAN on digits at 32×32 after a fixed wall-time budget.
 
 Each architecture is trained by the shared trainer (``ganzoo.training.run``) with its own default
-options, from seed 0, for as many steps as fit in ``--budget`` seconds on this machine. The step
+options, from each seed in ``--seeds``, for as many steps as fit in ``--budget`` seconds on this
+machine. The step
 count comes from a short calibration run, after a 2-step warm-up run that pays one-time costs:
 its steady-state images per second (``metrics.jsonl``, median of the second half of its logged
 intervals) and its fixed costs (start-up, the final checkpoint, sample grid and loss plot) give
@@ -14,6 +15,7 @@ saved under ``benchmarks/grids/`` and a table is appended to ``benchmarks/RESULT
 
     python benchmarks/quality.py                     # 180 s per model, every registered GAN
     python benchmarks/quality.py --budget 20 --no-record --models dcgan   # a quick try
+    python benchmarks/quality.py --models stylegan_lite --set r1_gamma=0.01 --no-record  # a variant
 
 Timings depend on the machine: run it when nothing else does.
 """
@@ -32,6 +34,7 @@ from typing import Any
 import torch
 
 import ganzoo
+from ganzoo.config import parse_assignments
 from ganzoo.data import load_dataset
 from ganzoo.images import save_grid
 from ganzoo.metrics import Evaluator, Protocol
@@ -42,9 +45,15 @@ PREFERRED = ("dcgan", "stylegan_lite", "msggan")  # listed first, in this order
 SIZE, CHANNELS = 32, 1
 
 
+#: ``--set`` overrides (model config or training options), applied to every model measured
+OVERRIDES: dict[str, Any] = {}
+
+
 def train_options(steps: int, device: str, seed: int, log_every: int) -> dict[str, Any]:
-    """The options the benchmark sets; everything else is the architecture's default."""
+    """The options the benchmark sets; everything else is the architecture's default
+    (or a ``--set`` override)."""
     return {
+        **OVERRIDES,
         "image_size": SIZE,
         "channels": CHANNELS,
         "steps": steps,
@@ -90,17 +99,20 @@ def calibrate(arch: str, out: Path, steps: int, device: str, seed: int) -> tuple
     return per_step, fixed
 
 
-def benchmark(arch: str, args: argparse.Namespace, evaluator: Evaluator, work: Path) -> dict:
+def benchmark(
+    arch: str, seed: int, args: argparse.Namespace, evaluator: Evaluator, work: Path
+) -> dict:
+    name = arch if len(args.seeds) == 1 else f"{arch}-seed{seed}"
     per_step, fixed = calibrate(
-        arch, work / f"{arch}-calibration", args.calibration_steps, args.device, args.seed
+        arch, work / f"{name}-calibration", args.calibration_steps, args.device, seed
     )
     steps = max(1, int((args.budget - fixed) / per_step))
     print(
-        f"{arch}: {per_step * 1000:.1f} ms/step, {fixed:.1f} s fixed -> {steps} steps",
+        f"{name}: {per_step * 1000:.1f} ms/step, {fixed:.1f} s fixed -> {steps} steps",
         file=sys.stderr,
     )
-    out = work / arch
-    wall = timed_run(arch, out, train_options(steps, args.device, args.seed, 10))
+    out = work / name
+    wall = timed_run(arch, out, train_options(steps, args.device, seed, 10))
     # The calibration can be off when the machine's load changes: while at least 5% of the
     # budget is left, resume the run (resume is exact, so the model is the one a single run of
     # the final step count gives) with the speed this run measured.
@@ -111,15 +123,22 @@ def benchmark(arch: str, args: argparse.Namespace, evaluator: Evaluator, work: P
         if more < max(10, steps // 20) or args.budget - wall < 0.05 * args.budget:
             break
         steps += more
-        print(f"{arch}: {wall:.0f} s used, resuming to {steps} steps", file=sys.stderr)
+        print(f"{name}: {wall:.0f} s used, resuming to {steps} steps", file=sys.stderr)
         wall += timed(run.plan_resume(out, {"steps": steps}))
     model = ganzoo.from_pretrained(out).to(evaluator.device)
     scores = evaluator.score_model(model)
-    grid = Path(args.grids) / f"{arch}.png"
+    grid = Path(args.grids) / f"{name}.png"
     save_grid(model.sample(64, seed=0), grid, nrow=8)
     report = evaluator.report(scores, model={"source": str(out), "arch": arch, "step": steps})
-    (work / f"{arch}-eval.json").write_text(json.dumps(report, indent=2) + "\n")
-    return {"arch": arch, "steps": steps, "wall": wall, "scores": scores, "grid": grid}
+    (work / f"{name}-eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    return {
+        "arch": arch,
+        "seed": seed,
+        "steps": steps,
+        "wall": wall,
+        "scores": scores,
+        "grid": grid,
+    }
 
 
 def fmt_row(name: str, s: dict[str, Any], floor_fd: float, extra: list[str]) -> str:
@@ -137,6 +156,30 @@ def fmt_row(name: str, s: dict[str, Any], floor_fd: float, extra: list[str]) -> 
     return "| " + " | ".join(cells) + " |"
 
 
+def median_scores(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-metric medians over several runs' scores (classes covered: the median count too)."""
+    keys = ("fd", "kid", "kid_std", "precision", "recall", "classes_covered", "class_kl")
+    out: dict[str, Any] = {k: statistics.median(r[k] for r in runs) for k in keys}
+    out["num_classes"] = runs[0]["num_classes"]
+    return out
+
+
+def median_table(results: list[dict], floor: dict[str, Any]) -> list[str]:
+    """One row per architecture: medians over its seeds, with each seed's FD listed."""
+    lines = [
+        "Medians over the seeds:",
+        "",
+        "| model | FD of each seed | FD (median) | × floor | KID | precision | recall | classes "
+        "| class KL |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for arch in dict.fromkeys(r["arch"] for r in results):
+        runs = [r["scores"] for r in results if r["arch"] == arch]
+        each = ", ".join(f"{s['fd']:.1f}" for s in runs)
+        lines.append(fmt_row(arch, median_scores(runs), floor["fd"], [each]))
+    return lines
+
+
 def table(results: list[dict], evaluator: Evaluator, args: argparse.Namespace) -> list[str]:
     floor = evaluator.floor()
     feats = evaluator.extractor.describe()
@@ -146,8 +189,10 @@ def table(results: list[dict], evaluator: Evaluator, args: argparse.Namespace) -
         grids = grids.resolve().relative_to(HERE.parent)
     lines = [
         f"Budget: {args.budget:g} s of training wall time per model (steps from a "
-        f"{args.calibration_steps}-step calibration run), seed {args.seed}, device "
-        f"{evaluator.device}, each architecture's default options at 32×32 grey.",
+        f"{args.calibration_steps}-step calibration run), seed{'s' if len(args.seeds) > 1 else ''} "
+        f"{', '.join(map(str, args.seeds))}, device "
+        f"{evaluator.device}, each architecture's default options at 32×32 grey"
+        + (f", with {_overrides_text()}." if OVERRIDES else "."),
         "",
         f"Protocol: features `digits` ({feats['weights']}, {feats['dim']}-d, held-out accuracy "
         f"{feats['held_out_accuracy']:.1%}); {evaluator.n} samples (latent seed "
@@ -161,20 +206,29 @@ def table(results: list[dict], evaluator: Evaluator, args: argparse.Namespace) -
         "| class KL | grid |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    several = len(args.seeds) > 1
     for r in results:
-        row = fmt_row(r["arch"], r["scores"], floor["fd"], [str(r["steps"]), f"{r['wall']:.0f}"])
+        name = f"{r['arch']} (seed {r['seed']})" if several else r["arch"]
+        row = fmt_row(name, r["scores"], floor["fd"], [str(r["steps"]), f"{r['wall']:.0f}"])
         lines.append(row[:-1] + f"| `{grids / r['grid'].name}` |")
     lines.append(fmt_row("real (floor)", floor, floor["fd"], ["-", "-"])[:-1] + "| - |")
-    dcgan = next((r for r in results if r["arch"] == "dcgan"), None)
-    if dcgan:
-        s = dcgan["scores"]
+    if several:
+        lines += ["", *median_table(results, floor)]
+    dcgan_runs = [r["scores"] for r in results if r["arch"] == "dcgan"]
+    if dcgan_runs:
+        s = median_scores(dcgan_runs)
         met = s["fd"] <= 1.5 * floor["fd"] and s["classes_covered"] == 10 and s["class_kl"] < 0.1
         lines += [
             "",
-            f"DCGAN aim (FD within 1.5× the floor, 10/10 classes, class KL < 0.1): "
+            f"DCGAN aim (FD within 1.5× the floor, 10/10 classes, class KL < 0.1"
+            f"{', medians over the seeds' if several else ''}): "
             f"{'met' if met else 'not met'}.",
         ]
     return lines
+
+
+def _overrides_text() -> str:
+    return ", ".join(f"`{k}={v}`" for k, v in OVERRIDES.items())
 
 
 def main() -> None:
@@ -182,14 +236,29 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=180.0, help="training seconds per model")
     parser.add_argument("--models", help="comma-separated architectures (default: every GAN)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[0],
+        help="comma-separated training seeds; with several, every model is trained once per "
+        "seed and a median row is added (GAN runs vary a lot from seed to seed)",
+    )
     parser.add_argument("--calibration-steps", type=int, default=30)
     parser.add_argument(
         "--work", default=None, help="folder for the runs (default runs/quality-TIME)"
     )
     parser.add_argument("--grids", default=str(HERE / "grids"), help="where grids are saved")
     parser.add_argument("--no-record", action="store_true", help="do not write RESULTS.md")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model or training option for every model measured (repeatable)",
+    )
     args = parser.parse_args()
+    OVERRIDES.update(parse_assignments(args.overrides))
 
     registered = ganzoo.list_models(kind=ganzoo.GAN)
     if args.models:
@@ -209,7 +278,8 @@ def main() -> None:
     evaluator.floor()
     results = []
     for arch in archs:
-        results.append(benchmark(arch, args, evaluator, work))
+        for seed in args.seeds:
+            results.append(benchmark(arch, seed, args, evaluator, work))
     lines = table(results, evaluator, args)
     print("\n".join(lines))
     if not args.no_record:

@@ -2,13 +2,13 @@
 
 Each architecture is trained by the shared trainer (``ganzoo.training.run``) with its own default
 options, from each seed in ``--seeds``, for as many steps as fit in ``--budget`` seconds on this
-machine. The step
-count comes from a short calibration run, after a 2-step warm-up run that pays one-time costs:
-its steady-state images per second (``metrics.jsonl``, median of the second half of its logged
-intervals) and its fixed costs (start-up, the final checkpoint, sample grid and loss plot) give
-``steps = (budget - fixed) / seconds_per_step``; if the run ends early (the load changed), it is
-resumed with its own measured speed until the budget is used. Resume is exact, so the reported
-step count reproduces the model (``ganzoo train ARCH --steps N``); the wall time is measured.
+machine. The step count comes from a short calibration run, after a 2-step warm-up run that pays
+one-time costs: its steady-state images per second (``metrics.jsonl``, median of the second half
+of its logged intervals) and its fixed costs (start-up, the final checkpoint, sample grid and loss
+plot) give ``steps = (budget - fixed) / seconds_per_step``; if the run ends early (the load
+changed), it is resumed with its own measured speed until the budget is used (a run that ends
+late is not trimmed: its wall time is reported). Resume is exact, so the reported step count
+reproduces the model (``ganzoo train ARCH --steps N``); the wall time is measured.
 Then the model is scored with ``ganzoo.metrics`` under the ``digits`` protocol (599 samples
 against the 1,198 reference images; the floor is the 599 held-out real images), an 8×8 grid is
 saved under ``benchmarks/grids/`` and a table is appended to ``benchmarks/RESULTS.md``.
@@ -268,6 +268,11 @@ def main() -> None:
     else:
         archs = [a for a in PREFERRED if a in registered]
         archs += [a for a in registered if a not in archs]
+    for arch in archs:  # a misspelt --set key or a bad value fails before anything trains
+        try:
+            run.resolve_options(arch, None, [OVERRIDES])
+        except ganzoo.GanzooError as exc:
+            parser.error(str(exc))
     work = Path(args.work or f"runs/quality-{time.strftime('%Y%m%d-%H%M%S')}")
     from ganzoo.training.trainer import resolve_device
 

@@ -84,6 +84,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     ganzoo.get_spec(args.arch)  # an unknown name fails before anything trains
     overrides = parse_assignments(args.overrides)
+    try:  # a misspelt --set key or a bad value fails before anything trains
+        run.resolve_options(args.arch, None, [overrides])
+    except ganzoo.GanzooError as exc:
+        parser.error(str(exc))
     seeds = [int(s) for s in args.seeds.split(",")]
     label = " ".join(f"{k}={v}" for k, v in overrides.items()) or "defaults"
     work = Path(args.work or f"runs/sweep-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -28,7 +28,7 @@ class StyleGANLiteConfig:
     """Shape of a StyleGAN-lite. Feature maps at resolution r are min(channel_base // r, max).
 
     The "lite" defaults (16 maps at 32², 32 at 16², 64 at 8² and 4²) cost about five times as much
-    per image as DCGAN's on a CPU (about 210 against 1,100 images/s on 2 cores), and still reach a
+    per image as DCGAN's on a CPU (about 210 against 1,000 images/s on 2 cores), and still reach a
     lower FD than DCGAN in the same wall time with the training defaults below (see
     ``benchmarks/RESULTS.md``); on digits, narrow networks and many small steps beat wide ones.
     """
@@ -72,16 +72,17 @@ def ganzoo_register_models(register) -> None:
             loss="bce",
             train_defaults={
                 "batch_size": 16,  # many small steps: the best digits per CPU-minute
-                # 3× StyleGAN2's 0.002, with a strong R1: measured on digits over 3 seeds
-                # (benchmarks/sweep.py, 2,300 steps): FD 12-17 at lr 0.006 and γ 1, 18-20 at
-                # 0.004 and γ 1, 28-30 at 0.004 and γ 0.2; 0.002 and γ 0.05 collapsed (seed 1).
+                # 3× StyleGAN2's 0.002, with a strong R1; measured on digits, 2,300 steps
+                # (benchmarks/sweep.py, RESULTS.md): FD 12-17 at lr 0.006 and γ 1 (3 seeds),
+                # 18-20 at 0.004 and γ 1 (2 seeds), 28-30 at 0.004 and γ 0.2 (3 seeds); the
+                # old 0.002 and γ 0.05 gave 126 on seed 0 and collapsed to two digits on seed 1.
                 "lr_g": 0.006,
                 "lr_d": 0.006,
                 "betas_g": (0.0, 0.99),  # StyleGAN2's Adam betas: no momentum
                 "betas_d": (0.0, 0.99),
                 # R1 weight, far above ADA's heuristic 0.0002·res²/batch (0.013 here): on a small,
-                # smooth dataset (1,797 upscaled 8×8 digits) an unregularised D overpowers G early
-                # and the samples lose classes before they recover.
+                # smooth dataset (1,797 upscaled 8×8 digits) a weakly regularised D overpowers G
+                # early and the samples lose classes (or collapse for good).
                 "r1_gamma": 1.0,
                 "r1_every": 16,  # lazy R1: every 16 D steps, scaled up by 16
                 "g_reg_every": 4,  # path length penalty every 4 G steps (if its weight > 0)

@@ -23,6 +23,22 @@ except ImportError:
     from hub_server import HUB_TOKEN, HubServer, closed_port_url
 
 
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Run a test with one torch thread, then restore the count.
+
+    The tests' networks are tiny: on the shared 2-core machine two OpenMP threads mostly wait for
+    each other (test_msggan.py took 86 s instead of 8 s). Modules use it with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @dataclass
 class HFEnv:
     home: Path

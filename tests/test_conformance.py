@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 import ganzoo
 from ganzoo.testing import CHECKS, check_model, checks_for
@@ -32,15 +31,6 @@ TINY = {
     },
     "gatys": {},  # building a Gatys model loads no backbone: the defaults are already cheap
 }
-
-
-@pytest.fixture
-def one_thread():
-    """Tiny models run fastest with one thread on the shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("name", ganzoo.list_models())

@@ -21,7 +21,10 @@ from ganzoo.errors import ConfigError, DataError, GanzooError, WeightsError
 from ganzoo.models import ZooModel
 from ganzoo.serialization import load_model_files, save_model_files
 
-pytestmark = pytest.mark.filterwarnings("ignore::ganzoo_gatys.backbone.RandomWeightsWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::ganzoo_gatys.backbone.RandomWeightsWarning"),
+    pytest.mark.usefixtures("one_thread"),
+]
 
 # A small random backbone: three style layers down to 1/4 scale, content at conv3_1.
 TINY = {
@@ -33,15 +36,6 @@ TINY = {
     "size": 40,
     "steps": 15,
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The shared 2-core machine runs faster with one thread per process."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,7 @@ from ganzoo.serialization import load_model_files, save_model_files
 
 TINY = {"latent_dim": 16, "fmap_base": 128, "fmap_max": 16, "fmap_min": 4}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: with two OpenMP threads on a busy 2-core machine the threads wait
-    for each other and this file took 86 s instead of 8 s."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**overrides):

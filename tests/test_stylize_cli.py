@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 from skimage import data
 
 from ganzoo.cli import cli
 
-pytestmark = pytest.mark.filterwarnings("ignore::ganzoo_gatys.backbone.RandomWeightsWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::ganzoo_gatys.backbone.RandomWeightsWarning"),
+    pytest.mark.usefixtures("one_thread"),
+]
 
 try:  # tests/ as a package, or as a plain folder on sys.path
     from .hub_server import HUB_TOKEN
@@ -25,14 +27,6 @@ TINY = [
     "--style-layers", "conv1_1,conv2_1,conv3_1", "--style-weight", "1e9",
     "--size", "40", "--steps", "4", "--quiet",
 ]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

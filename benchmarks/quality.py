@@ -227,6 +227,20 @@ def table(results: list[dict], evaluator: Evaluator, args: argparse.Namespace) -
     return lines
 
 
+def overrides_from(
+    parser: argparse.ArgumentParser, items: list[str], archs: list[str]
+) -> dict[str, Any]:
+    """Parse ``--set KEY=VALUE`` items and check them against every model in ``archs``, so that
+    a misspelt key or a bad value is a usage error before anything trains."""
+    try:
+        overrides = parse_assignments(items)
+        for arch in archs:
+            run.resolve_options(arch, None, [overrides])
+    except ganzoo.GanzooError as exc:
+        parser.error(str(exc))
+    return overrides
+
+
 def _overrides_text() -> str:
     return ", ".join(f"`{k}={v}`" for k, v in OVERRIDES.items())
 
@@ -258,7 +272,6 @@ def main() -> None:
         help="override a model or training option for every model measured (repeatable)",
     )
     args = parser.parse_args()
-    OVERRIDES.update(parse_assignments(args.overrides))
 
     registered = ganzoo.list_models(kind=ganzoo.GAN)
     if args.models:
@@ -268,11 +281,7 @@ def main() -> None:
     else:
         archs = [a for a in PREFERRED if a in registered]
         archs += [a for a in registered if a not in archs]
-    for arch in archs:  # a misspelt --set key or a bad value fails before anything trains
-        try:
-            run.resolve_options(arch, None, [OVERRIDES])
-        except ganzoo.GanzooError as exc:
-            parser.error(str(exc))
+    OVERRIDES.update(overrides_from(parser, args.overrides, archs))
     work = Path(args.work or f"runs/quality-{time.strftime('%Y%m%d-%H%M%S')}")
     from ganzoo.training.trainer import resolve_device
 

@@ -21,41 +21,33 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
+from quality import CHANNELS, OVERRIDES, SIZE, overrides_from, timed_run, train_options
 
 import ganzoo
-from ganzoo.config import parse_assignments
 from ganzoo.data import load_dataset
 from ganzoo.images import save_grid
 from ganzoo.metrics import Evaluator, Protocol
-from ganzoo.training import run
 
 HERE = Path(__file__).resolve().parent
 
 
-def train(arch: str, out: Path, steps: int, evals: int, seed: int, overrides: dict) -> float:
-    """Train one run with checkpoints at every ``steps // evals`` steps; its wall time."""
+def train(arch: str, out: Path, steps: int, evals: int, seed: int) -> float:
+    """Train one run (quality.py's options and ``--set`` overrides) with a checkpoint at every
+    ``steps // evals`` steps, all kept; its wall time."""
     options = {
-        **overrides,
-        "image_size": 32,
-        "channels": 1,
-        "steps": steps,
-        "seed": seed,
-        "device": "cpu",
-        "sample_every": 0,
+        **train_options(steps, "cpu", seed, log_every=50),
         "checkpoint_every": max(1, steps // evals),
         "keep_checkpoints": 0,
-        "log_every": 50,
-        "progress": False,
     }
-    start = time.perf_counter()
-    run.execute(run.plan_new_run(arch, data="digits", layers=[options], out=out))
-    return time.perf_counter() - start
+    return timed_run(arch, out, options)
 
 
-def score_run(out: Path, evaluator: Evaluator) -> tuple[list[tuple[int, float]], dict, dict]:
-    """FD at every checkpoint, then the final scores of the EMA and of the raw generator."""
+def score_run(out: Path, evaluator: Evaluator) -> tuple[list[tuple[int, float]], dict, dict, Any]:
+    """FD at every checkpoint, then the final scores of the EMA and of the raw generator (and
+    the final model, for its grid)."""
     checkpoints = sorted((out / "checkpoints").glob("step-*"))
     curve = []
     for ckpt in checkpoints[:-1]:
@@ -65,7 +57,7 @@ def score_run(out: Path, evaluator: Evaluator) -> tuple[list[tuple[int, float]],
     final = evaluator.score_model(model)
     raw = evaluator.score_model(model, ema=False) if model.generator_ema is not None else final
     curve.append((int(checkpoints[-1].name.split("-")[1]), final["fd"]))
-    return curve, final, raw
+    return curve, final, raw, model
 
 
 def main() -> None:
@@ -83,25 +75,22 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     ganzoo.get_spec(args.arch)  # an unknown name fails before anything trains
-    overrides = parse_assignments(args.overrides)
-    try:  # a misspelt --set key or a bad value fails before anything trains
-        run.resolve_options(args.arch, None, [overrides])
-    except ganzoo.GanzooError as exc:
-        parser.error(str(exc))
+    OVERRIDES.update(overrides_from(parser, args.overrides, [args.arch]))
     seeds = [int(s) for s in args.seeds.split(",")]
-    label = " ".join(f"{k}={v}" for k, v in overrides.items()) or "defaults"
+    label = " ".join(f"{k}={v}" for k, v in OVERRIDES.items()) or "defaults"
     work = Path(args.work or f"runs/sweep-{time.strftime('%Y%m%d-%H%M%S')}")
 
-    evaluator = Evaluator(load_dataset("digits", 32, 1), Protocol(), device="cpu")
+    evaluator = Evaluator(load_dataset("digits", SIZE, CHANNELS), Protocol(), device="cpu")
     floor = evaluator.floor()["fd"]
     rows = []
     for seed in seeds:
         out = work / f"{args.arch}-seed{seed}"
-        wall = train(args.arch, out, args.steps, args.evals, seed, overrides)
-        curve, final, raw = score_run(out, evaluator)
+        wall = train(args.arch, out, args.steps, args.evals, seed)
+        curve, final, raw, model = score_run(out, evaluator)
         if args.grids:
-            grid = Path(args.grids) / f"{args.arch}-seed{seed}.png"
-            save_grid(ganzoo.from_pretrained(out).sample(64, seed=0), grid, nrow=8)
+            save_grid(
+                model.sample(64, seed=0), Path(args.grids) / f"{args.arch}-seed{seed}.png", nrow=8
+            )
         cells = [
             f"`{label}`",
             str(seed),

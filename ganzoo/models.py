@@ -11,14 +11,29 @@ architecture.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from .errors import ConfigError
 from .protocols import GAN, Discriminator, Generator
+
+
+@contextlib.contextmanager
+def eval_mode(net: nn.Module) -> Iterator[nn.Module]:
+    """``net`` in evaluation mode inside the block (fixed noise, no style mixing, running
+    BatchNorm statistics), then back in whichever mode it was in, even on an error."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)
 
 
 class ZooModel(nn.Module):
@@ -105,6 +120,17 @@ class GANModel(ZooModel):
             self.generator_ema = ema
         return self.generator_ema
 
+    def sampling_generator(self, ema: bool | None = None) -> nn.Module:
+        """The generator that samples come from: the EMA copy when there is one and ``ema`` is
+        not False, else the trained one. ``ema=True`` without an EMA copy is an error."""
+        if ema is True and self.generator_ema is None:
+            raise ConfigError(
+                "this model has no EMA generator; sample without it (ema=False, or --no-ema)"
+            )
+        if ema is not False and self.generator_ema is not None:
+            return self.generator_ema
+        return self.generator
+
     def sample_latent(
         self, n: int, *, generator: torch.Generator | None = None, device: Any = None
     ) -> Tensor:
@@ -145,30 +171,19 @@ class GANModel(ZooModel):
         The same ``seed`` always gives the same images. ``generator_kwargs`` reach the
         generator's forward (StyleGAN's ``truncation``, for instance).
         """
-        net = (
-            self.generator_ema
-            if (ema is not False and self.generator_ema is not None)
-            else (self.generator)
-        )
-        if ema is True and self.generator_ema is None:
-            raise ValueError("this model has no EMA generator; call sample(..., ema=False)")
-        was_training = net.training
-        net.eval()
+        net = self.sampling_generator(ema)
         devices = [self.device] if self.device.type == "cuda" else []
         # Any randomness inside G (StyleGAN's noise inputs) is seeded too, without disturbing
         # the caller's random state.
-        with torch.random.fork_rng(devices=devices):
+        with torch.random.fork_rng(devices=devices), eval_mode(net):
             if seed is not None:
                 torch.manual_seed(seed)
-            try:
-                if z is None:
-                    rng = torch.Generator().manual_seed(seed) if seed is not None else None
-                    z = self.sample_latent(n, generator=rng, device="cpu")
-                z = z.to(self.device)
-                out = [
-                    self.final_image(net(chunk, **generator_kwargs)).float().clamp(-1, 1)
-                    for chunk in z.split(batch_size)
-                ]
-            finally:
-                net.train(was_training)
+            if z is None:
+                rng = torch.Generator().manual_seed(seed) if seed is not None else None
+                z = self.sample_latent(n, generator=rng, device="cpu")
+            z = z.to(self.device)
+            out = [
+                self.final_image(net(chunk, **generator_kwargs)).float().clamp(-1, 1)
+                for chunk in z.split(batch_size)
+            ]
         return torch.cat(out)

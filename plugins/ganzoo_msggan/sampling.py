@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ganzoo.errors import ConfigError
 from ganzoo.images import save_grid
+from ganzoo.models import eval_mode
 
 
 @torch.no_grad()
@@ -24,21 +25,11 @@ def scale_images(
     """The raw pyramid for ``n`` latents drawn from ``seed``: a list, coarsest first, of
     N×C×r×r tensors clamped to ``[-1, 1]``. Uses the EMA generator when there is one, like
     :meth:`ganzoo.models.GANModel.sample` (``ema=False`` forces the trained one)."""
-    if ema is True and model.generator_ema is None:
-        raise ConfigError("this model has no EMA generator; ask for the scales without ema")
-    net = (
-        model.generator_ema
-        if ema is not False and model.generator_ema is not None
-        else (model.generator)
-    )
+    net = model.sampling_generator(ema)
     rng = torch.Generator().manual_seed(seed) if seed is not None else None
     z = model.sample_latent(n, generator=rng, device="cpu").to(model.device)
-    was_training = net.training
-    net.eval()
-    try:
+    with eval_mode(net):
         out = net(z)
-    finally:
-        net.train(was_training)
     if not isinstance(out, list | tuple):
         raise ConfigError(
             f"model {model.arch or type(model).__name__!r} generates one resolution only; "

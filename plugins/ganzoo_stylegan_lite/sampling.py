@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ganzoo.errors import ConfigError
+from ganzoo.models import eval_mode
 
 #: ws indices 0, 1, 2 feed the 4×4 convolution, the 4×4 toRGB / first 8×8 convolution and the
 #: second 8×8 convolution: the resolutions StyleGAN calls "coarse"
@@ -26,10 +27,7 @@ WALK_STEPS = 8
 
 
 def _generator(model: Any, ema: bool | None) -> Any:
-    if ema is True and getattr(model, "generator_ema", None) is None:
-        raise ConfigError("this model has no EMA generator; pass ema=False")
-    net = model.generator_ema if ema is not False and model.generator_ema is not None else None
-    net = net if net is not None else model.generator
+    net = model.sampling_generator(ema)
     for name in ("mapping", "synthesis", "truncate", "num_ws"):
         if not hasattr(net, name):
             raise ConfigError(
@@ -71,9 +69,7 @@ def mixing_grid(
     if not 0 <= crossover <= net.num_ws:
         raise ConfigError(f"crossover must be between 0 and {net.num_ws}, got {crossover}")
     device = next(net.parameters()).device
-    was_training = net.training
-    net.eval()
-    try:
+    with eval_mode(net):
         rng = torch.Generator().manual_seed(seed)
         w_rows = net.truncate(net.mapping(_latents(net, rows, rng, device)), truncation)
         w_cols = net.truncate(net.mapping(_latents(net, cols, rng, device)), truncation)
@@ -82,8 +78,6 @@ def mixing_grid(
         ws = net.broadcast(w_cols).repeat(rows, 1, 1)  # cell r*cols + c: fine from column c
         ws[:, :crossover] = net.broadcast(w_rows).repeat_interleave(cols, 0)[:, :crossover]
         cells = net.synthesis(ws).reshape(rows, cols, *col_images.shape[1:])
-    finally:
-        net.train(was_training)
     blank = torch.zeros_like(col_images[:1])
     out = [blank, col_images]
     for r in range(rows):
@@ -110,17 +104,13 @@ def interpolate_w(
         raise ConfigError(f"an interpolation needs steps >= 2 and rows >= 1, got {steps}, {rows}")
     net = _generator(model, ema)
     device = next(net.parameters()).device
-    was_training = net.training
-    net.eval()
-    try:
+    with eval_mode(net):
         rng = torch.Generator().manual_seed(seed)
         w_a = net.truncate(net.mapping(_latents(net, rows, rng, device)), truncation)
         w_b = net.truncate(net.mapping(_latents(net, rows, rng, device)), truncation)
         t = torch.linspace(0, 1, steps, device=device).view(1, steps, 1)
         w = torch.lerp(w_a.unsqueeze(1), w_b.unsqueeze(1), t).reshape(rows * steps, -1)
         images = net.synthesis(net.broadcast(w))
-    finally:
-        net.train(was_training)
     return images.float().clamp(-1, 1)
 
 

@@ -23,6 +23,20 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
+class ModelConfig:
+    """Optional base class of a model's config dataclass, declaring its one extension point.
+
+    ``@dataclass class MyConfig(ganzoo.ModelConfig): ...``. A plain dataclass works too (its
+    ``validate`` is called when it defines one).
+    """
+
+    def validate(self) -> None:
+        """Check values that depend on each other (``fmap_min <= fmap_max``); raise
+        ``ValueError`` with one line saying what is wrong. Called after every override, by
+        ``create_model``, ``ganzoo train --set``, ``ganzoo info`` presets and when a saved
+        config is loaded; the message becomes a :class:`~ganzoo.ConfigError`."""
+
+
 def param(default: Any, help: str, *, choices: Iterable[Any] | None = None) -> Any:
     """Declare a config field with a default, a one-line help string and optional choices.
 
@@ -128,13 +142,13 @@ def parse_value(text: str) -> Any:
         return stripped
 
 
-def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+def parse_assignments(items: Iterable[str], *, option: str = "--set") -> dict[str, Any]:
     """Parse ``["key=value", ...]`` into a dict, with a clear error for a missing ``=``."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"{option} expects key=value, got {item!r}")
         out[key.strip()] = parse_value(value)
     return out
 

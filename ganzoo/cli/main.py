@@ -1,4 +1,4 @@
-"""The root click group, error handling and plugin commands."""
+"""The root click group: commands from the registry, and one-line errors."""
 
 from __future__ import annotations
 
@@ -12,20 +12,6 @@ import click
 from .. import __version__
 from ..errors import GanzooError
 
-#: command name -> "module:attribute"; modules are imported when the command is first looked up
-COMMANDS = {
-    "list": "ganzoo.cli.catalog:list_cmd",
-    "info": "ganzoo.cli.catalog:info_cmd",
-    "plugins": "ganzoo.cli.catalog:plugins_cmd",
-    "train": "ganzoo.cli.train:train_cmd",
-    "eval": "ganzoo.cli.eval:eval_cmd",
-    "sample": "ganzoo.cli.sample:sample_cmd",
-    "push": "ganzoo.cli.hub:push_cmd",
-    "export": "ganzoo.cli.hub:export_cmd",
-    "stylize": "ganzoo.cli.stylize:stylize_cmd",
-    "new-plugin": "ganzoo.cli.scaffold:new_plugin_cmd",
-}
-
 
 class UserError(click.ClickException):
     """A mistake the user can fix: one line on stderr, exit status 2."""
@@ -34,34 +20,38 @@ class UserError(click.ClickException):
 
 
 class GanzooGroup(click.Group):
-    """Loads built-in commands lazily and turns ganzoo errors into one-line click errors."""
-
-    _plugin_host: object | None = None
-
-    def add_plugin_commands(self) -> None:
-        """Let plugins add commands, once per loaded plugin host (cheap: no torch)."""
-        from ..plugins import get_host
-
-        host = get_host()
-        if self._plugin_host is not host:
-            self._plugin_host = host
-            host.add_commands(self)
+    """Commands come from the registry (the core's and plugins', registered through
+    ``registrar.add_command``), imported on first lookup; ganzoo errors become one-line click
+    errors."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self.add_plugin_commands()
-        return sorted(set(COMMANDS) | set(self.commands))
+        from ..plugins import get_registry
+
+        return sorted(set(get_registry().commands.names()) | set(self.commands))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        self.add_plugin_commands()
+        from ..plugins import get_registry
+
         if name in self.commands:
             return self.commands[name]
-        target = COMMANDS.get(name)
-        if target is None:
+        table = get_registry().commands
+        if name not in table:
             return None
-        module, attr = target.split(":")
-        import importlib
-
-        return getattr(importlib.import_module(module), attr)
+        try:
+            command = table.get(name)
+        except GanzooError as exc:  # a plugin's command module that fails to import
+            plugin = table.entry(name).plugin
+            warnings.warn(f"command {name!r} of plugin {plugin!r} is unusable: {exc}", stacklevel=2)
+            return None
+        if not isinstance(command, click.Command):
+            plugin = table.entry(name).plugin
+            warnings.warn(
+                f"command {name!r} of plugin {plugin!r} is {type(command).__name__}, not a "
+                "click.Command",
+                stacklevel=2,
+            )
+            return None
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

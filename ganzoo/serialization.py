@@ -28,32 +28,26 @@ FORMAT_NAME = "ganzoo"
 FORMAT_VERSION = 1
 
 
-def plugin_distribution(plugin: str) -> tuple[str, str]:
-    """(distribution name, version) of the installed plugin called ``plugin``."""
-    from .plugins import get_host
-
-    info = get_host().plugins.get(plugin)
-    if info is None:
-        return "", ""
-    return info.distribution, info.version
-
-
 def model_metadata(model: Any, networks: Collection[str] | None = None) -> dict[str, Any]:
     """The contents of ``config.json`` for ``model`` (``networks``: the ones saved; all by
-    default)."""
+    default). Everything comes from the model itself: its provenance was recorded when it was
+    built (:func:`ganzoo.create_model`), so saving a checkpoint never consults the plugins."""
     from . import __version__
-    from .api import get_spec
 
-    spec = get_spec(model.arch)
-    dist, version = plugin_distribution(spec.plugin)
+    origin = getattr(model, "provenance", None)
+    if origin is None or not getattr(model, "arch", ""):
+        raise ConfigError(
+            f"this {type(model).__name__} has no architecture name or provenance: build it with "
+            "ganzoo.create_model (or load it with ganzoo.from_pretrained) before saving it"
+        )
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "arch": spec.name,
-        "kind": spec.kind,
-        "plugin": spec.plugin,
-        "plugin_distribution": dist,
-        "plugin_version": version,
+        "arch": origin.arch,
+        "kind": origin.kind,
+        "plugin": origin.plugin,
+        "plugin_distribution": origin.distribution,
+        "plugin_version": origin.version,
         "ganzoo_version": __version__,
         "networks": sorted(model.networks() if networks is None else networks),
         "config": config_to_dict(model.config),

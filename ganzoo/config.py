@@ -206,7 +206,8 @@ def apply_overrides(config: T, overrides: Mapping[str, Any], *, what: str = "") 
             raise ConfigError(f"unknown option {key!r}{label}{hint}; {valid_keys_message([cls])}")
         changes[key] = check_value(cls, key, value)
     new = dataclasses.replace(config, **changes)
-    validate = getattr(new, "validate", None)
+    # ModelConfig declares validate(); a plain dataclass config may define one of its own
+    validate = new.validate if isinstance(new, ModelConfig) else getattr(new, "validate", None)
     if callable(validate):
         try:
             validate()

@@ -179,7 +179,9 @@ def load_networks(model: Any, folder: Path, meta: dict[str, Any]) -> None:
     """Fill ``model``'s networks from the safetensors files a ``config.json`` lists, creating
     the EMA generator first when the folder has one."""
     networks = meta.get("networks") or sorted(model.networks())
-    if "generator_ema" in networks and hasattr(model, "enable_ema"):
+    from .models import GANModel
+
+    if "generator_ema" in networks and isinstance(model, GANModel):
         model.enable_ema()
     own = model.networks()
     for name in networks:

@@ -73,10 +73,10 @@ def save_pretrained(
     """
     from ..api import get_spec
 
-    if not getattr(model, "arch", ""):
+    if not model.arch:
         raise ConfigError("this model has no architecture name: build it with ganzoo.create_model")
     spec = get_spec(model.arch)
-    known = dict(getattr(model, "card_info", None) or {})
+    known = dict(model.card_info or {})
     info = {
         "dataset": dataset if dataset is not None else known.get("dataset"),
         "license": license or known.get("license") or spec.license,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,20 @@ class Preset:
     summary: str = ""  #: one line for ``ganzoo info``
 
 
+def deprecated(message: str, depth: int) -> None:
+    """A :class:`DeprecationWarning` located at the plugin's line ``depth`` frames up, by file
+    and line as pluggy's own deprecation warnings are, so that it reads as the plugin's (and a
+    test suite's ``error::DeprecationWarning:<its own package>`` filter does not turn a third
+    party's deprecated call into an error)."""
+    frame = sys._getframe(depth + 1)
+    warnings.warn_explicit(
+        DeprecationWarning(message),
+        DeprecationWarning,
+        filename=frame.f_code.co_filename,
+        lineno=frame.f_lineno,
+    )
+
+
 def _training_keys() -> set[str]:
     from .training.options import TrainOptions  # plain dataclasses: no torch
 
@@ -61,11 +76,10 @@ def _as_preset(name: str, value: Any, config: Any, warn_at: int) -> Any:
     )
     train = {k: v for k, v in value.items() if k not in fields and k in _training_keys()}
     if train:
-        warnings.warn(
+        deprecated(
             f"preset {name!r} mixes training options ({', '.join(sorted(train))}) with config "
             "keys; since plugin API 1.0 write ganzoo.Preset(config={...}, train={...})",
-            DeprecationWarning,
-            stacklevel=warn_at,
+            depth=warn_at,
         )
     return Preset(config={k: v for k, v in value.items() if k not in train}, train=train)
 
@@ -131,7 +145,7 @@ class ModelSpec:
             object.__setattr__(self, key, value)
         normalised: dict[str, Any] = {}
         for key, value in (presets or {}).items():  # a loop, not a comprehension: stacklevel
-            normalised[key] = _as_preset(key, value, config, warn_at=3)
+            normalised[key] = _as_preset(key, value, config, warn_at=2)
         object.__setattr__(self, "presets", normalised)
 
     def validate(self) -> None:
@@ -187,12 +201,11 @@ class ModelSpec:
 
 def _legacy_recipe(name: str, legacy: dict[str, Any]) -> TrainingRecipe | None:
     """The recipe the pre-split keywords stand for; ``trainer=""`` meant "not trainable"."""
-    warnings.warn(
+    deprecated(
         f"model {name!r}: ModelSpec({', '.join(f'{k}=' for k in legacy)}) is deprecated since "
         "plugin API 1.0: write recipe=ganzoo.TrainingRecipe(trainer=..., loss=..., dataset=..., "
         "options={...})",
-        DeprecationWarning,
-        stacklevel=3,
+        depth=2,
     )
     if legacy.get("trainer") == "":
         return None

@@ -60,7 +60,9 @@ def test_third_party_plugin_is_listed_by_the_cli(site):
     out = run_cli(site, "list")
     assert out.returncode == 0, out.stderr
     assert "thirdgan" in out.stdout and "dcgan" in out.stdout
-    listed = json.loads(run_cli(site, "plugins", "--all", "--json").stdout)
+    from ganzoo.cli import cli
+
+    listed = json.loads(CliRunner().invoke(cli, ["plugins", "--all", "--json"]).output)
     found = {p["name"]: p for p in listed}
     assert found["ganzoo_thirdparty_good"]["distribution"] == "ganzoo-thirdparty-good"
     assert found["ganzoo_thirdparty_good"]["registered"] == {"models": ["thirdgan"]}

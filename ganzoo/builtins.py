@@ -3,7 +3,7 @@ and the CLI's commands.
 
 The core registers these through the same hooks and the same :class:`~ganzoo.Registrar` as any
 plugin (it appears as ``ganzoo`` in ``ganzoo plugins --all``), naming each object by
-``"module:attribute"`` so that nothing here imports torch (or click).
+``"module:attribute"`` so that nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -76,21 +76,10 @@ def ganzoo_register_features(registrar: Registrar) -> None:
         registrar.add_features(name, target, summary)
 
 
-#: the core's commands; each module is imported when the CLI first looks the command up
-COMMANDS = {
-    "list": ("ganzoo.cli.catalog:list_cmd", "list registered models or published weights"),
-    "info": ("ganzoo.cli.catalog:info_cmd", "a model's options, presets, recipe and paper"),
-    "plugins": ("ganzoo.cli.catalog:plugins_cmd", "plugins, what they registered, failures"),
-    "train": ("ganzoo.cli.train:train_cmd", "train a model and write a run directory"),
-    "eval": ("ganzoo.cli.eval:eval_cmd", "score a generator against real images"),
-    "sample": ("ganzoo.cli.sample:sample_cmd", "write a grid of generated images"),
-    "push": ("ganzoo.cli.hub:push_cmd", "publish a run or model folder to the Hub"),
-    "export": ("ganzoo.cli.hub:export_cmd", "export a checkpoint as a shareable folder"),
-    "new-plugin": ("ganzoo.cli.scaffold:new_plugin_cmd", "write a plugin package skeleton"),
-}
-
-
 @hookimpl
 def ganzoo_register_commands(registrar: Registrar) -> None:
-    for name, (target, summary) in COMMANDS.items():
-        registrar.add_command(name, target, summary)
+    # the core's command table lives with the CLI (ganzoo.cli.main.COMMANDS); click is light
+    from .cli.main import COMMANDS
+
+    for name, target in COMMANDS.items():
+        registrar.add_command(name, target)

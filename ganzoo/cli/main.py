@@ -12,6 +12,21 @@ import click
 from .. import __version__
 from ..errors import GanzooError
 
+#: The core's commands: name -> "module:attribute", registered by the core plugin
+#: (ganzoo.builtins) through the registrar like a plugin's; each module is imported when the
+#: command is first looked up. Plugins add theirs with registrar.add_command.
+COMMANDS = {
+    "list": "ganzoo.cli.catalog:list_cmd",
+    "info": "ganzoo.cli.catalog:info_cmd",
+    "plugins": "ganzoo.cli.catalog:plugins_cmd",
+    "train": "ganzoo.cli.train:train_cmd",
+    "eval": "ganzoo.cli.eval:eval_cmd",
+    "sample": "ganzoo.cli.sample:sample_cmd",
+    "push": "ganzoo.cli.hub:push_cmd",
+    "export": "ganzoo.cli.hub:export_cmd",
+    "new-plugin": "ganzoo.cli.scaffold:new_plugin_cmd",
+}
+
 
 class UserError(click.ClickException):
     """A mistake the user can fix: one line on stderr, exit status 2."""

@@ -13,11 +13,11 @@ and a plugin with several implementations of one hook can order them with ``tryf
 ``trylast`` (or wrap them with ``wrapper=True``).
 
 Order: when ganzoo first needs its registry it loads the core, then ganzoo's own plugins, then
-every other installed plugin (by entry-point name), one at a time; it then calls
+every other installed plugin (by entry-point name), one at a time: each is imported and its
 ``ganzoo_register_models``, ``ganzoo_register_losses``, ``ganzoo_register_datasets``,
-``ganzoo_register_trainers``, ``ganzoo_register_features`` and ``ganzoo_register_commands`` on
-each plugin in that order, and a plugin whose hook raises is recorded and withdrawn while the
-others still load.
+``ganzoo_register_trainers``, ``ganzoo_register_features`` and ``ganzoo_register_commands`` are
+called, in that order, before the next plugin is imported. A plugin whose hook raises is
+recorded and withdrawn while the others still load.
 
 Deprecated: the ``register`` argument (a bare callable) of the registration hooks and the
 ``cli`` argument (the root click group) of ``ganzoo_register_commands`` still work in plugin

@@ -84,15 +84,13 @@ class PluginHost:
         """Load the core and every selected entry point, then run the registration hooks."""
         if self._loaded:
             return
+        self._loaded = True  # first: a plugin that looks the registry up on import gets this one
         from . import builtins
 
         self.add_plugin(builtins, CORE_PLUGIN, distribution=CORE_DISTRIBUTION, builtin=True)
         eps = entry_points if entry_points is not None else discover()
         for ep in select(eps):
             self.load_entry_point(ep)
-        self._loaded = True
-        for name in list(self.plugins):
-            self.register(name)
 
     def load_entry_point(self, ep: md.EntryPoint) -> None:
         dist = getattr(ep, "dist", None)
@@ -129,11 +127,8 @@ class PluginHost:
         builtin: bool = False,
         info: PluginInfo | None = None,
     ) -> PluginInfo:
-        """Add a plugin object (a module, or any object with hook implementations).
-
-        Used for entry points and by tests; once the host has loaded, the plugin's registration
-        hooks run at once.
-        """
+        """Add a plugin object (a module, or any object with hook implementations) and run its
+        registration hooks. Used for entry points and by tests."""
         if info is None:
             info = PluginInfo(
                 name, getattr(module, "__name__", repr(module)), distribution, version, builtin
@@ -156,8 +151,7 @@ class PluginHost:
             h.name for h in (self.pm.get_hookcallers(module) or []) if h.name.startswith("ganzoo_")
         )
         self.plugins[name] = info
-        if self._loaded:
-            self.register(name)
+        self.register(name)
         return info
 
     def fail(self, info: PluginInfo, reason: str) -> None:

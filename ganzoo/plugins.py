@@ -81,7 +81,7 @@ class PluginHost:
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, entry_points: list[md.EntryPoint] | None = None) -> None:
-        """Load the core and every selected entry point, then run the registration hooks."""
+        """Load the core and every selected entry point, each registered as it loads."""
         if self._loaded:
             return
         self._loaded = True  # first: a plugin that looks the registry up on import gets this one

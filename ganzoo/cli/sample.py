@@ -59,6 +59,7 @@ def sample_cmd(
     """
     import torch
 
+    from ..config import check_seed
     from ..errors import ConfigError
     from ..images import save_gif, save_grid
 
@@ -66,6 +67,7 @@ def sample_cmd(
         raise click.UsageError("choose one of --interpolate, --view, --mix, --scales")
     if n < 1:
         raise click.UsageError("--n must be at least 1")
+    check_seed(seed)
     model = load_source(source, device)
     if not hasattr(model, "sample"):
         raise ConfigError(f"{source} is a {model.kind} model, which does not sample images")

@@ -263,20 +263,17 @@ def build_from_metadata(meta: dict[str, Any], folder: Path | None = None) -> Any
 def check_sizes(spec: Any, config: Any, folder: Path, meta: dict[str, Any]) -> None:
     """Compare the tensors ``config`` implies (built on the meta device: no memory) with the
     safetensors headers in ``folder``, before the real model is allocated."""
-    from .api import build_from_config
-    from .errors import GanzooError
-
     networks = meta.get("networks") or []
     try:
         with torch.device("meta"):
-            probe = build_from_config(spec, config)
+            probe = spec.builder()(config)
             if "generator_ema" in networks and hasattr(probe, "enable_ema"):
                 probe.enable_ema()
-    except GanzooError:
-        raise
-    except Exception:  # a builder that cannot run on the meta device: shapes are checked on load
+            own = dict(probe.networks())
+    except Exception:  # a builder that fails, or cannot run on the meta device: the real build
+        return  # reports the former, load_network still checks shapes for the latter
+    if not all(isinstance(net, torch.nn.Module) for net in own.values()):
         return
-    own = probe.networks()
     stored = 0
     for name in networks:
         if name not in own:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..rundir import MetricsFile
+from ..jsonlines import MetricsFile
 
 
 def plot_losses(metrics: Path, out: Path) -> Path | None:

@@ -97,7 +97,8 @@ def build_from_config(spec: ModelSpec, config: Any) -> Any:
     except Exception as exc:  # anything else is the plugin's fault: say which plugin
         import torch
 
-        if isinstance(exc, torch.OutOfMemoryError | MemoryError) or "can't allocate" in str(exc):
+        oom = (torch.cuda.OutOfMemoryError, MemoryError)  # torch.OutOfMemoryError is the former
+        if isinstance(exc, oom) or "can't allocate" in str(exc):
             raise ConfigError(
                 f"building {spec.name!r}{plugin} with this config needs more memory than there "
                 "is: choose smaller sizes (ganzoo info shows the config)"

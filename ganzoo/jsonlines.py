@@ -69,10 +69,11 @@ class MetricsFile:
         finally:
             os.close(fd)
 
-    def repair(self, through_step: int | None = None) -> list[str]:
+    def repair(self, through_step: int | None = None) -> int:
         """Keep the intact records (those up to ``through_step`` when given) and drop the rest:
-        the steps a resumed run will log again, and any torn or garbled line. Returns what was
-        dropped, described for the user (empty when the file was already clean)."""
+        the steps a resumed run will log again, and any torn or garbled line. Returns how many
+        torn or garbled lines were dropped (the file is rewritten only when something changes).
+        """
         lines = self._lines()
         kept, torn, later = [], 0, 0
         for line in lines:
@@ -86,12 +87,6 @@ class MetricsFile:
                 later += 1
             else:
                 kept.append(line)
-        if not torn and not later and all(ln.strip() for ln in lines):
-            return []
-        write_text_atomic(self.path, "".join(ln + "\n" for ln in kept))
-        notes = []
-        if torn:
-            notes.append(f"dropped {torn} torn or unreadable line(s) from {self.path}")
-        if later:
-            notes.append(f"dropped {later} line(s) past step {through_step} from {self.path}")
-        return notes
+        if torn or later or len(kept) != len(lines):
+            write_text_atomic(self.path, "".join(ln + "\n" for ln in kept))
+        return torn

@@ -305,7 +305,8 @@ def resource_error(exc: BaseException, plan: RunPlan, run: RunDir) -> GanzooErro
         return GanzooError(f"no space left on the device holding {run}{where}; {then}")
     text = str(exc)
     cpu_oom = isinstance(exc, RuntimeError) and "can't allocate memory" in text
-    if not (isinstance(exc, torch.OutOfMemoryError) or cpu_oom):
+    cuda_oom = torch.cuda.OutOfMemoryError  # torch.OutOfMemoryError from torch 2.5 on
+    if not (isinstance(exc, cuda_oom) or cpu_oom):
         return None
     match = _ALLOCATION.search(text)
     need = f" (an allocation of {_size(match.group(1))} failed)" if match else ""

@@ -344,9 +344,13 @@ class MetricsLog:
         self.file = RunDir(run_dir).metrics
         self.enabled = enabled
         if enabled and truncate_after is not None:
-            for note in self.file.repair(truncate_after):
-                if "torn" in note:
-                    warnings.warn(note, stacklevel=2)
+            torn = self.file.repair(truncate_after)
+            if torn:
+                warnings.warn(
+                    f"dropped {torn} torn or unreadable line(s) from {self.file.path} (left by a "
+                    "crash or a full disk)",
+                    stacklevel=2,
+                )
 
     def write(self, record: dict[str, Any]) -> None:
         if self.enabled:

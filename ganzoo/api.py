@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import apply_overrides, config_to_dict, field_default, field_help, type_name
-from .errors import ConfigError, RegistrationError
+from .errors import ConfigError, GanzooError, PluginError, RegistrationError
 from .plugins import get_host, get_registry
 from .registry import resolve_callable
 from .spec import ModelSpec, Preset
@@ -94,11 +94,25 @@ def build_from_config(spec: ModelSpec, config: Any) -> Any:
     try:
         build = resolve_callable(spec.build, what=f"builder of model {spec.name!r}{origin}")
         model = build(config)
-    except (ConfigError, RegistrationError):
+    except GanzooError:
         raise
     except (ValueError, TypeError) as exc:
         # a config value the builder rejects, or networks that break a protocol (GANModel checks)
         raise ConfigError(f"cannot build {spec.name!r}{origin} with this config: {exc}") from exc
+    except Exception as exc:  # anything else is the plugin's fault: say which plugin
+        import torch
+
+        oom = (torch.cuda.OutOfMemoryError, MemoryError)  # torch.OutOfMemoryError is the former
+        if isinstance(exc, oom) or "can't allocate" in str(exc):
+            raise ConfigError(
+                f"building {spec.name!r}{origin} with this config needs more memory than there "
+                "is: choose smaller sizes (ganzoo info shows the config)"
+            ) from None
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise PluginError(
+            f"the builder of {spec.name!r}{origin} failed with {type(exc).__name__}: {detail} "
+            "(a bug in the plugin: report it to its authors)"
+        ) from exc
     expected = {GANModel.kind: GANModel, StyleTransferModel.kind: StyleTransferModel}.get(
         spec.kind, ZooModel
     )
@@ -117,7 +131,36 @@ def build_from_config(spec: ModelSpec, config: Any) -> Any:
         distribution=info.distribution if info is not None else "",
         version=info.version if info is not None else "",
     )
+    if isinstance(model, GANModel):
+        check_generator_shape(spec, model, origin)
     return model
+
+
+def check_generator_shape(spec: ModelSpec, model: Any, origin: str = "") -> None:
+    """Run the generator once on one latent vector and compare its images with the declared
+    ``image_shape``, so that a mismatch is an error when the model is built rather than deep
+    inside training. Free on the meta device; a generator that raises here is left to the
+    trainer and the conformance kit, which say more about it."""
+    import torch
+
+    from .models import eval_mode
+
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]), eval_mode(model.generator):
+            if model.device.type == "meta":  # no real latent: a huge latent_dim costs nothing
+                z = model.sample_latent(1, device="meta")
+            else:
+                z = model.sample_latent(1, generator=torch.Generator().manual_seed(0))
+            shape = tuple(model.final_image(model.generator(z)).shape)
+        declared = tuple(model.image_shape)
+    except Exception:
+        return
+    if shape[1:] != declared:
+        raise RegistrationError(
+            f"the generator of {spec.name!r}{origin} returns images of shape "
+            f"{shape} for one latent vector, but its image_shape promises {declared}: make "
+            "forward(z) return N×image_shape images, or fix image_shape"
+        )
 
 
 def describe(name: str) -> dict[str, Any]:

@@ -193,6 +193,12 @@ class ModelSpec:
     def config_fields(self) -> list[dataclasses.Field]:
         return list(dataclasses.fields(self.config))
 
+    def builder(self) -> Callable[[Any], Any]:
+        """The build function, imported on first use (``"module:function"``)."""
+        from .registry import resolve_callable
+
+        return resolve_callable(self.build, what=f"builder of model {self.name!r}")
+
     @property
     def trainable(self) -> bool:
         """True when the spec has a training recipe (``ganzoo train`` accepts it)."""

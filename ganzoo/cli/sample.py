@@ -79,7 +79,7 @@ def sample_cmd(
     """
     import torch
 
-    from ..config import parse_assignments
+    from ..config import check_seed, parse_assignments
     from ..errors import ConfigError
     from ..images import save_gif, save_grid
     from ..models import GANModel, ImageGrid
@@ -88,6 +88,7 @@ def sample_cmd(
         raise click.UsageError("choose one of --interpolate, --view, --mix, --scales")
     if n < 1:
         raise click.UsageError("--n must be at least 1")
+    check_seed(seed)
     kwargs = parse_assignments(gen_args, option="--arg")
     if truncation is not None:
         kwargs["truncation"] = truncation

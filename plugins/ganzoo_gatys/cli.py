@@ -257,6 +257,10 @@ def stylize_cmd(
         raise click.UsageError("--save-every must be positive")
     if output is None and save_preset is None:
         raise click.UsageError("give -o OUTPUT (or --save-preset DIR to only save a preset)")
+    if output is not None:  # before loading anything or optimising for minutes
+        from ganzoo.images import check_output_path
+
+        check_output_path(output)
 
     model = load_model(model_name, preset)
     run_only = {k: overrides.pop(k) for k in RUN_ONLY_KEYS if k in overrides}

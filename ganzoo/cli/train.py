@@ -43,7 +43,7 @@ import click
 )
 @click.option(
     "--resume",
-    type=click.Path(file_okay=False, exists=True),
+    type=click.Path(file_okay=False),
     help="Continue the run in this directory from its latest checkpoint.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -99,6 +99,10 @@ def train_cmd(
                 "--resume takes its architecture, data and options from "
                 "the run; pass only --steps and logging options"
             )
+        if not Path(resume).expanduser().is_dir():
+            from ..hub.local import no_such_source
+
+            raise no_such_source(resume)
         overrides = {k: v for layer in layers for k, v in layer.items()}
         plan = run.plan_resume(resume, overrides)
     else:

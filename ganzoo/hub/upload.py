@@ -125,8 +125,8 @@ def push_folder(
     A ``save_pretrained`` folder goes up as it is; anything else is exported first (model card,
     sample grid, no optimiser state). Returns (repo URL, commit id).
     """
+    folder = locate_model_folder(source, step)  # a mistyped source first, then the token
     require_token(token)
-    folder = locate_model_folder(source, step)
     networks = read_config(folder).get("networks") or []
     as_is = (
         (folder / README_NAME).is_file()

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from ..errors import GanzooError
+from ..errors import GanzooError, Interrupted
 from ..images import save_grid
 from .checkpoint import latest_checkpoint, load_training_state, save_checkpoint, step_name
 from .distributed import World
@@ -32,7 +32,7 @@ class TrainingDiverged(GanzooError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-class TrainingInterrupted(GanzooError):
+class TrainingInterrupted(Interrupted):
     """Ctrl-C: a checkpoint was written and the run can be resumed."""
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 ROWS = (  # key, label, format
     ("fd", None, "{:.4g}"),
-    ("kid", "KID", "{:.3g}"),
+    ("kid", "KID", None),  # scaled by a power of ten named in the label, see kid_exponent
     ("precision", "precision", "{:.3f}"),
     ("recall", "recall", "{:.3f}"),
     ("classes_covered", "classes covered", None),
@@ -51,10 +51,23 @@ def _cell(scores: dict[str, Any] | None, key: str, fmt: str | None, scale: float
     value = scores[key]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    text = fmt.format(value * scale) if fmt else str(value)
-    if key == "kid" and "kid_std" in scores:
-        text += f" ± {scores['kid_std'] * scale:.2g}"
-    return text
+    if key == "kid":
+        text = _plain(value * scale)
+        if "kid_std" in scores:
+            text += f" ± {_plain(scores['kid_std'] * scale, 2)}"
+        return text
+    return fmt.format(value) if fmt else str(value)
+
+
+def _plain(x: float, digits: int = 3) -> str:
+    """A number without an exponent where it has one to spare: 53.1, -0.0255, 630."""
+    if x == 0 or not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 10**digits:
+        return f"{x:.0f}"
+    if abs(x) >= 1e-3:
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits - 1}e}"
 
 
 def describe_features(features: dict[str, Any]) -> str:
@@ -110,8 +123,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(FLOOR_NOTE)
     if exponent and kids:
         lines.append(
-            f"{kid_label(exponent)}: the KID values shown are multiplied by 10^{exponent} "
-            "(the JSON report holds them unscaled)"
+            f"{kid_label(exponent)}: KID scaled by 10^{exponent} to read as a plain number "
+            "(the JSON report holds the raw values)"
         )
     if report.get("fd_over_floor") is not None:
         lines.append(f"{report['fd_label']} is {report['fd_over_floor']:.2f}× the floor")

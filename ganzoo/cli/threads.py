@@ -48,13 +48,15 @@ def default_threads() -> int:
 
 
 def parse_threads(value: str | int, where: str) -> int:
-    """A positive thread count, or a one-line usage error naming ``where`` it came from."""
+    """A positive thread count, or a one-line error naming ``where`` it came from."""
+    from ..errors import ConfigError
+
     try:
         n = int(value)
     except (TypeError, ValueError):
         n = 0
     if n < 1:
-        raise click.UsageError(f"{where} must be a positive number of threads, got {value!r}")
+        raise ConfigError(f"{where} must be a positive number of threads, got {value!r}")
     return n
 
 

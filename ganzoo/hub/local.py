@@ -182,7 +182,7 @@ RUNS_DIR = "runs"
 
 
 def no_such_source(text: str, *, hub: bool = False) -> WeightsError:
-    """"no such run, checkpoint or folder", with the closest existing names as suggestions.
+    """ "no such run, checkpoint or folder", with the closest existing names as suggestions.
 
     Candidates are the folders next to the one named (``runs/dcgan-2026`` → the folders in
     ``runs/``) and the runs under ``./runs``; without a close match the newest are listed.

@@ -124,7 +124,9 @@ def _offline_error(name: str, reason: str, repo: str | None = None) -> WeightsEr
     message names the model's arguments, the CLI's (``cli=``) the command's flags."""
     from huggingface_hub import constants
 
-    fetch = f"download them once while online (hf download {repo} model.safetensors), " if repo else ""
+    fetch = (
+        f"download them once while online (hf download {repo} model.safetensors), " if repo else ""
+    )
 
     def advice(weights_file: str, random: str) -> str:
         return (

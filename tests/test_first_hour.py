@@ -86,6 +86,14 @@ def test_a_cached_repo_loads_when_the_hub_stops_answering(hub, hf_env, tiny_dcga
     assert all(torch.equal(got[k], want[k]) for k in want)
 
 
+def test_push_to_a_silent_hub_fails_fast(hf_env, tiny_dcgan, silent_hub_url):
+    hf_env.set_endpoint(silent_hub_url)
+    start = time.monotonic()
+    with pytest.raises(HubError, match=r"cannot reach the Hub .* to push to me/tiny"):
+        tiny_dcgan.push_to_hub("me/tiny", token=HUB_TOKEN)
+    assert time.monotonic() - start < HANG_BOUND_S
+
+
 # -- 3. a mistyped local path is not a Hub error --------------------------------------------------
 @pytest.fixture
 def in_project(tmp_path, monkeypatch, make_run, tiny_dcgan):

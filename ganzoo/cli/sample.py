@@ -72,6 +72,7 @@ def sample_cmd(
     """
     import torch
 
+    from ..config import check_seed
     from ..errors import ConfigError
     from ..images import save_gif, save_grid
 
@@ -83,6 +84,7 @@ def sample_cmd(
         raise click.UsageError("--n must be at least 1")
     if interpolate and frames < 1:
         raise click.UsageError("--frames must be at least 1")
+    check_seed(seed)
     model = load_source(source, device)
     if not hasattr(model, "sample"):
         raise ConfigError(f"{source} is a {model.kind} model, which does not sample images")

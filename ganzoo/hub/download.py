@@ -20,13 +20,14 @@ from huggingface_hub import constants, snapshot_download
 from huggingface_hub.errors import (
     GatedRepoError,
     HfHubHTTPError,
+    HFValidationError,
     LocalEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
 
 from ..catalog import PretrainedEntry, get_entry
-from ..errors import ConfigError, HubError, WeightsError
+from ..errors import ConfigError, GanzooError, HubError, WeightsError
 from ..serialization import CONFIG_NAME, file_sha256, load_model_files, read_config
 from .card import README_NAME, SAMPLE_NAME
 from .local import (
@@ -111,6 +112,15 @@ def _hub_source(text: str, revision: str | None, original: str) -> Source:
     match = _HUB_ID.match(text)
     if not match:
         raise ConfigError(f"{original!r} is not a Hub model id of the form org/name[@revision]")
+    try:
+        from huggingface_hub.utils import validate_repo_id
+
+        validate_repo_id(match.group("repo"))
+    except HFValidationError:
+        raise ConfigError(
+            f"{original!r} is not a valid Hub model id: org/name of letters, digits, '-', '_' "
+            "and '.', not starting or ending with '-' or '.', and no '..'"
+        ) from None
     rev = match.group("rev")
     if rev and revision and rev != revision:
         raise ConfigError(f"{original!r} names revision {rev!r}, but revision={revision!r} too")
@@ -187,6 +197,10 @@ def hub_errors(
                 "or set HF_TOKEN to a token with the right access"
             ) from None
         raise HubError(f"the Hub failed to {action} {what}: {_first_line(exc)}") from None
+    except GanzooError:
+        raise
+    except ValueError as exc:  # the client refuses a file name such as ../../x (path traversal)
+        raise HubError(f"refusing to {action} {what}: {_first_line(exc)[:200]}") from None
     except network_errors() as exc:
         if action == "download":
             raise HubError(unreachable_message(what, cache_dir)) from None

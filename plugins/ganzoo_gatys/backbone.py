@@ -2,9 +2,10 @@
 
 Weights come from one of three places, chosen by ``backbone_weights``:
 
-* ``"pretrained"``: ``timm.create_model(name, pretrained=True)``, which reads the Hugging Face cache
-  or downloads; every failure becomes one :class:`~ganzoo.errors.WeightsError` that says how to
-  proceed offline;
+* ``"pretrained"``: the model's safetensors file on the Hugging Face Hub (or in its cache), handed
+  to ``timm.create_model(name, pretrained=True)``; a repo with only pickled weights is refused
+  (ganzoo never unpickles a download) and every other failure becomes one
+  :class:`~ganzoo.errors.WeightsError` that says how to proceed offline;
 * a ``.safetensors`` file: a state dict of the timm model (only the tensors of the layers used are
   needed; the classifier may be missing);
 * ``"random"``: a seeded random initialisation, with a warning that the result will be poor.
@@ -26,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ganzoo.errors import ConfigError, WeightsError
+from ganzoo.errors import ConfigError, GanzooError, WeightsError
 
 from .layers import LayerCatalog, is_vgg, layer_catalog
 
@@ -119,14 +120,30 @@ def _create(name: str, *, pretrained: bool = False, meta: bool = False) -> nn.Mo
         raise _offline_error(name, type(exc).__name__) from None
 
 
-def _offline_error(name: str, reason: str, repo: str | None = None) -> WeightsError:
-    """What to do when the backbone's weights are neither cached nor downloadable; the Python
-    message names the model's arguments, the CLI's (``cli=``) the command's flags."""
+def _create_pretrained(name: str, cfg: dict) -> nn.Module:
+    """timm's model with pretrained weights read from the Hub's safetensors file only: timm's
+    own loader would fall back to unpickling a repo's pytorch_model.bin."""
+    import timm
+
+    from ganzoo.hub.timm_weights import download_state_dict, pretrained_overlay
+
+    try:
+        state, _ = download_state_dict(name, cfg)
+    except GanzooError:
+        raise
+    except Exception as exc:  # network and cache errors of huggingface_hub, requests or httpx
+        raise _offline_error(name, type(exc).__name__) from None
+    overlay = pretrained_overlay(state)
+    return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
+
+
+def _offline_error(name: str, reason: str, download: str | None = None) -> WeightsError:
+    """What to do when the backbone's weights are neither cached nor downloadable
+    (``download``: the command that fetches them). The Python message names the model's
+    arguments, the CLI's (``cli=``) the command's flags."""
     from huggingface_hub import constants
 
-    fetch = (
-        f"download them once while online (hf download {repo} model.safetensors), " if repo else ""
-    )
+    fetch = f"download them once while online ({download}), " if download else ""
 
     def advice(weights_file: str, random: str) -> str:
         return (
@@ -149,18 +166,19 @@ def _fail_fast_offline(name: str, cfg: dict) -> None:
     from huggingface_hub import constants, try_to_load_from_cache
 
     from ganzoo.hub.reach import hub_unreachable, offline_mode
+    from ganzoo.hub.timm_weights import weights_location
 
-    repo = cfg.get("hf_hub_id")
-    if not repo:
+    if not cfg.get("hf_hub_id"):
         return
-    files = [cfg.get("hf_hub_filename"), "model.safetensors", "pytorch_model.bin"]
-    if any(isinstance(try_to_load_from_cache(repo, f), str) for f in files if f):
+    repo, revision, filename = weights_location(name, cfg)  # the only file that is ever loaded
+    if isinstance(try_to_load_from_cache(repo, filename, revision=revision), str):
         return
+    download = f"hf download {repo} {filename}" + (f" --revision {revision}" if revision else "")
     if offline_mode():
-        raise _offline_error(name, "HF_HUB_OFFLINE is set", repo)
+        raise _offline_error(name, "HF_HUB_OFFLINE is set", download)
     down = hub_unreachable()
     if down is not None:
-        raise _offline_error(name, f"cannot reach {constants.ENDPOINT}: {down}", repo)
+        raise _offline_error(name, f"cannot reach {constants.ENDPOINT}: {down}", download)
 
 
 _TRUNKS: collections.OrderedDict[tuple[str, str], nn.Module] = collections.OrderedDict()
@@ -178,7 +196,7 @@ def trunk(name: str, weights: str, log=None) -> nn.Module:
         _fail_fast_offline(name, getattr(model, "pretrained_cfg", None) or {})
         if log is not None:
             log(f"loading pretrained weights of {name} through timm (Hugging Face cache or Hub)")
-        model = _create(name, pretrained=True)
+        model = _create_pretrained(name, dict(getattr(model, "pretrained_cfg", None) or {}))
     elif not is_vgg(model):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)

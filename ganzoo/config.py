@@ -191,6 +191,17 @@ def valid_keys_message(classes: Iterable[type]) -> str:
     return "valid keys: " + ", ".join(keys)
 
 
+def unknown_option(key: str, classes: Iterable[type], what: str = "") -> ConfigError:
+    """The error for a key none of the config ``classes`` has: the closest key ("did you
+    mean"), then every valid one. ``what`` names the thing configured (``'dcgan'``)."""
+    classes = list(classes)
+    names = [f.name for cls in classes for f in dataclasses.fields(cls)]
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    label = f" for {what}" if what else ""
+    return ConfigError(f"unknown option {key!r}{label}{hint}; {valid_keys_message(classes)}")
+
+
 def _has_nonfinite(value: Any) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
@@ -229,10 +240,7 @@ def apply_overrides(config: T, overrides: Mapping[str, Any], *, what: str = "") 
     changes = {}
     for key, value in overrides.items():
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            label = f" for {what}" if what else ""
-            raise ConfigError(f"unknown option {key!r}{label}{hint}; {valid_keys_message([cls])}")
+            raise unknown_option(key, [cls], what)
         changes[key] = check_value(cls, key, value)
     new = dataclasses.replace(config, **changes)
     # ModelConfig declares validate(); a plain dataclass config may define one of its own

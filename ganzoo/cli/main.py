@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import GanzooError
+from ..errors import GanzooError, Interrupted, cli_message
 
 #: The core's commands: name -> "module:attribute", registered by the core plugin
 #: (ganzoo.builtins) through the registrar like a plugin's; each module is imported when the
@@ -26,6 +26,11 @@ COMMANDS = {
     "export": "ganzoo.cli.hub:export_cmd",
     "new-plugin": "ganzoo.cli.scaffold:new_plugin_cmd",
 }
+#: core commands that run networks: each gets a ``--threads N`` option (see :mod:`.threads`);
+#: a plugin's command adds ``ganzoo.cli.threads.threads_option()`` itself (ganzoo stylize does)
+THREADED = ("train", "sample", "eval")
+#: exit status of a command the user stopped with Ctrl-C (128 + SIGINT, the shell's convention)
+EXIT_INTERRUPTED = 130
 
 
 class UserError(click.ClickException):
@@ -66,13 +71,29 @@ class GanzooGroup(click.Group):
                 stacklevel=2,
             )
             return None
+        if name in THREADED:
+            _add_threads_option(command)
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except Interrupted as exc:  # the user's own stop is not an error
+            click.echo(f"ganzoo: {cli_message(exc)}", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except GanzooError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(cli_message(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("ganzoo: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def _add_threads_option(command: click.Command) -> None:
+    """Give a command that runs networks the ``--threads`` option, once."""
+    if not any(p.name == "threads" for p in command.params):
+        from .threads import threads_option
+
+        command.params.append(threads_option())
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -69,7 +69,7 @@ class RegisteredNamesOption(click.Option):
 )
 @click.option(
     "--resume",
-    type=click.Path(file_okay=False, exists=True),
+    type=click.Path(file_okay=False),
     help="Continue the run in this directory from its latest checkpoint.",
 )
 @click.option(
@@ -134,6 +134,10 @@ def train_cmd(
                 "--resume takes its architecture, data and options from "
                 "the run; pass only --steps and logging options"
             )
+        if not Path(resume).expanduser().is_dir():
+            from ..hub.local import no_such_source
+
+            raise no_such_source(resume)
         run.check_layers([run.TrainOptions], layers)  # a bad value even when overridden
         overrides = {k: v for layer in layers for k, v in layer.items()}
         plan = run.plan_resume(resume, overrides)

@@ -126,7 +126,7 @@ def locate_model_folder(path: str | Path, step: int | None = None) -> Path:
     if folder.is_file():
         raise WeightsError(f"{folder} is a file: pass the folder that holds {CONFIG_NAME}")
     if not folder.is_dir():
-        raise WeightsError(f"{folder} does not exist")
+        raise no_such_source(str(path))
     if is_run_dir(folder):
         return run_checkpoint(folder, step)
     if step is not None:
@@ -137,6 +137,45 @@ def locate_model_folder(path: str | Path, step: int | None = None) -> Path:
             f"{folder} is not a ganzoo model folder, checkpoint or run (no {CONFIG_NAME})"
         )
     return folder
+
+
+#: the folder ``ganzoo train`` writes its runs into, relative to where it is started
+RUNS_DIR = "runs"
+
+
+def no_such_source(text: str, *, hub: bool = False) -> WeightsError:
+    """ "no such run, checkpoint or folder", with the closest existing names as suggestions.
+
+    Candidates are the folders next to the one named (``runs/dcgan-2026`` → the folders in
+    ``runs/``) and the runs under ``./runs``; without a close match the newest are listed.
+    ``hub=True`` (the source could have been a Hub id) adds how to name a Hub repo instead.
+    """
+    import difflib
+
+    path = Path(text).expanduser()
+    parents = [path.parent] if str(path.parent) not in ("", ".") else []
+    parents.append(Path(RUNS_DIR))
+    found: dict[str, Path] = {}
+    for parent in parents:
+        try:
+            found.update({str(parent / d.name): d for d in parent.iterdir() if d.is_dir()})
+        except OSError:  # the parent does not exist either, or cannot be listed
+            continue
+    message = f"no such run, checkpoint or folder: {text}"
+    ratio = {
+        name: difflib.SequenceMatcher(None, path.name, folder.name).ratio()
+        for name, folder in found.items()
+    }
+    best = max(ratio.values(), default=0.0)
+    close = sorted((n for n, r in ratio.items() if r >= max(0.6, best - 0.1)), key=ratio.get)
+    if close:
+        message += "; did you mean " + " or ".join(reversed(close[-3:])) + "?"
+    elif found:
+        newest = sorted(found, key=lambda name: found[name].stat().st_mtime, reverse=True)[:3]
+        message += f"; the newest folders: {', '.join(newest)}"
+    if hub and text.count("/") == 1 and not text.startswith((".", "~", "/")):
+        message += f" (a Hub repo of that name: hf://{text})"
+    return WeightsError(message)
 
 
 def refuse_pickles(files: list[str], where: str) -> None:

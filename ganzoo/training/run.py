@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import apply_overrides, check_value, config_to_dict, valid_keys_message
+from ..config import apply_overrides, check_value, config_to_dict, unknown_option
 from ..errors import ConfigError, GanzooError
 from ..rundir import CONFIG as RUN_CONFIG
 from ..rundir import RUN_FORMAT, RunDir, is_disk_full
@@ -111,11 +111,7 @@ def resolve_options(
         rest.update(rest_layer)
     unknown = set(rest) - train_fields
     if unknown:
-        key = sorted(unknown)[0]
-        raise ConfigError(
-            f"unknown option {key!r} for {arch!r}; "
-            f"{valid_keys_message([spec.config, TrainOptions])}"
-        )
+        raise unknown_option(sorted(unknown)[0], [spec.config, TrainOptions], repr(arch))
     model_config = apply_overrides(spec.config(), model_keys, what=f"model {arch!r}")
     options = apply_overrides(TrainOptions(), rest, what="training")
     return model_config, options

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from ..errors import GanzooError
+from ..errors import GanzooError, Interrupted
 from ..images import save_grid
 from ..rundir import RunDir
 from .checkpoint import (
@@ -41,8 +41,12 @@ class TrainingDiverged(GanzooError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-class TrainingInterrupted(GanzooError):
+class TrainingInterrupted(Interrupted):
     """Ctrl-C: a checkpoint was written and the run can be resumed."""
+
+
+class SmallDatasetWarning(UserWarning):
+    """The dataset holds fewer images than one batch."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -114,6 +118,14 @@ class AdversarialTrainer:
         if on_cuda and options.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         n_images = images.shape[0]
+        if n_images < options.batch_size and world.is_main:
+            warnings.warn(
+                f"the dataset has {n_images} images, fewer than one batch of "
+                f"{options.batch_size}: every batch repeats them and the GAN can only memorise "
+                "them; add images, or lower --batch-size to at most the dataset's size",
+                SmallDatasetWarning,
+                stacklevel=2,
+            )
         # One stream shared by every rank: each draws the global batch and keeps its slice
         # (world.shard), so N processes see exactly the batches one process would.
         gen = torch.Generator(device=dev).manual_seed(options.seed * 1000)

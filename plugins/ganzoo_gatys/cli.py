@@ -121,6 +121,14 @@ def plot_losses(history: list[dict[str, float]], path: Path) -> Path:
     return path
 
 
+def _threads(command: click.Command) -> click.Command:
+    """ganzoo's ``--threads N`` (torch's CPU threads; GANZOO_THREADS, else the idle cores)."""
+    from ganzoo.cli.threads import threads_option
+
+    command.params.append(threads_option())
+    return command
+
+
 def _device(name: str) -> str:
     import torch
 
@@ -129,6 +137,7 @@ def _device(name: str) -> str:
     return name
 
 
+@_threads
 @click.command("stylize")
 @click.argument("images", nargs=-1, required=True, metavar="CONTENT [STYLE]...")
 @click.option("-o", "--output", help="Output image (PNG, JPEG, ...).")

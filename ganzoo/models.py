@@ -143,8 +143,14 @@ class GANModel(ZooModel):
 
     kind: ClassVar[str] = GAN
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module) -> None:
+    def __init__(
+        self, generator: nn.Module, discriminator: nn.Module, *, num_classes: int = 0
+    ) -> None:
         super().__init__()
+        if num_classes < 0 or num_classes == 1:
+            raise ConfigError(f"num_classes is {num_classes}: use 0 (unconditional) or >= 2")
+        #: 0: unconditional; N: G takes ``(z, labels)`` and D ``(images, labels)``, labels 0..N-1
+        self.num_classes = int(num_classes)
         if not isinstance(generator, Generator):
             raise TypeError(
                 f"{type(generator).__name__} is not a ganzoo Generator: it needs latent_dim, "
@@ -163,6 +169,54 @@ class GANModel(ZooModel):
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.generator.image_shape)  # type: ignore[return-value]
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the networks take class labels (``num_classes > 0``)."""
+        return self.num_classes > 0
+
+    @property
+    def class_names(self) -> list[str]:
+        """One name per class: the config's ``class_names`` (filled from the dataset when the
+        model was trained), else the class indices as text; empty when unconditional."""
+        names = list(getattr(self.config, "class_names", None) or ())
+        if len(names) == self.num_classes:
+            return [str(n) for n in names]
+        return [str(i) for i in range(self.num_classes)]
+
+    def describe_classes(self) -> str:
+        """The valid classes in one line, for error messages (``0-9`` or ``0 (cat), 1 (dog)``)."""
+        names = self.class_names
+        if names == [str(i) for i in range(self.num_classes)]:
+            return f"0-{self.num_classes - 1}"
+        return ", ".join(f"{i} ({n})" for i, n in enumerate(names))
+
+    def check_labels(self, labels: Any, n: int | None = None) -> Tensor:
+        """``labels`` (an int, a sequence of ints or an integer tensor) as a long tensor of
+        ``n`` labels on the CPU (one int is repeated), checked against ``num_classes``.
+
+        An unconditional model refuses labels; a label out of range or not an integer is a
+        :class:`~ganzoo.errors.ConfigError` listing the valid classes. Called by
+        :meth:`sample` and the CLI."""
+        what = self.arch or type(self).__name__
+        if not self.conditional:
+            raise ConfigError(f"{what} is unconditional: it takes no class labels")
+        valid = f"valid classes: {self.describe_classes()}"
+        if isinstance(labels, bool) or (isinstance(labels, float) and not labels.is_integer()):
+            raise ConfigError(f"class {labels!r} is not an integer; {valid}")
+        if isinstance(labels, int | float):
+            t = torch.full((n if n is not None else 1,), int(labels), dtype=torch.long)
+        else:
+            t = torch.as_tensor(labels)
+            if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+                raise ConfigError(f"class labels must be integers, not {t.dtype}; {valid}")
+            t = t.detach().to("cpu", torch.long).flatten()
+            if n is not None and t.numel() != n:
+                raise ConfigError(f"{t.numel()} class labels for {n} images: give one or {n}")
+        bad = t[(t < 0) | (t >= self.num_classes)]
+        if bad.numel():
+            raise ConfigError(f"class {int(bad[0])} is out of range; {valid}")
+        return t
 
     def networks(self) -> dict[str, nn.Module]:
         nets: dict[str, nn.Module] = {
@@ -208,6 +262,26 @@ class GANModel(ZooModel):
         z = torch.randn(n, self.latent_dim, generator=generator, device=where)
         return z.to(device or self.device)
 
+    def sample_labels(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: Any = None,
+        weights: Tensor | None = None,
+    ) -> Tensor:
+        """``n`` class labels for generated images: uniform over the classes by default, or
+        drawn with ``weights`` (the dataset's class frequencies, ``--set label_dist=dataset``).
+        Called by the trainer for every batch of fakes of a conditional model; override it for
+        another label prior. Drawn from ``generator`` where it lives."""
+        where = generator.device if generator is not None else (device or self.device)
+        if weights is None:
+            labels = torch.randint(self.num_classes, (n,), generator=generator, device=where)
+        else:
+            w = weights.to(where, torch.float)
+            labels = torch.multinomial(w, n, replacement=True, generator=generator)
+        return labels.to(device or self.device)
+
     def final_image(self, output: Any) -> Tensor:
         """The full-size images in a generator's output. Called on every generator output the
         trainer logs or samples; a generator that returns a pyramid (a list, coarsest first)
@@ -222,11 +296,13 @@ class GANModel(ZooModel):
         pyramid here)."""
         return images
 
-    def generator_penalty(self, z: Tensor) -> Tensor | None:
+    def generator_penalty(self, z: Tensor, labels: Tensor | None = None) -> Tensor | None:
         """An extra term of the generator's loss (StyleGAN2's path length penalty), a scalar
         tensor connected to G, or None for none (the default). The trainer calls it every
         ``g_reg_every`` generator steps with that step's latents, in training mode, and scales
-        the result by ``g_reg_every`` (lazy regularisation)."""
+        the result by ``g_reg_every`` (lazy regularisation). A conditional model also gets
+        that step's fake ``labels`` (keyword); an unconditional one is called with ``z`` alone.
+        Gradients of a penalty are taken with respect to images or latents, never labels."""
         return None
 
     def views(self) -> dict[str, Callable[..., ImageGrid]]:
@@ -236,7 +312,10 @@ class GANModel(ZooModel):
         return {}
 
     def card_sample(self) -> Tensor:
-        """16 samples with seed 0 (the EMA generator when there is one) for the model card."""
+        """16 samples with seed 0 (the EMA generator when there is one) for the model card;
+        a conditional model's cycle through its classes."""
+        if self.conditional:
+            return self.sample(16, seed=0, labels=torch.arange(16) % self.num_classes)
         return self.sample(16, seed=0)
 
     # -- sampling ----------------------------------------------------------------------------
@@ -249,6 +328,8 @@ class GANModel(ZooModel):
         if any(p.kind is p.VAR_KEYWORD for p in params):
             return
         named = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        skip = 2 if self.conditional else 1  # z, and the labels of a conditional generator
+        named = named[:1] + named[skip:]
         unknown = sorted(set(kwargs) - set(named[1:]))  # the first one is z
         if unknown:
             takes = ", ".join(named[1:]) or "no keyword arguments"
@@ -266,16 +347,26 @@ class GANModel(ZooModel):
         ema: bool | None = None,
         z: Tensor | None = None,
         batch_size: int = 256,
+        labels: Any = None,
         **generator_kwargs: Any,
     ) -> Tensor:
         """``n`` images in ``[-1, 1]`` (N×C×H×W) from the EMA generator when there is one.
 
         The same ``seed`` always gives the same images; ``z`` replaces the drawn latents.
+        ``labels`` (conditional models only): one class for all (``labels=7``) or one per
+        image (a sequence or tensor of ``n`` ints); None draws them uniformly from ``seed``.
         ``generator_kwargs`` reach the generator's forward (StyleGAN's ``truncation``, for
-        instance). More keyword-only arguments (class labels for conditional models) may be
-        added in plugin API 1.x; an override must accept ``**kwargs`` it does not know.
+        instance). More keyword-only arguments may be added in plugin API 1.x; an override
+        must accept ``**kwargs`` it does not know.
         """
         self.check_generator_kwargs(generator_kwargs, ema)
+        if z is not None:
+            n = z.shape[0]
+        if labels is not None or self.conditional:
+            if labels is None:
+                rng = torch.Generator().manual_seed(seed + 1) if seed is not None else None
+                labels = self.sample_labels(n, generator=rng, device="cpu")
+            labels = self.check_labels(labels, n)
         net = self.sampling_generator(ema)
         devices = [self.device] if self.device.type == "cuda" else []
         # Any randomness inside G (StyleGAN's noise inputs) is seeded too, without disturbing
@@ -287,10 +378,15 @@ class GANModel(ZooModel):
                 rng = torch.Generator().manual_seed(seed) if seed is not None else None
                 z = self.sample_latent(n, generator=rng, device="cpu")
             z = z.to(self.device)
-            out = [
-                self.final_image(net(chunk, **generator_kwargs)).float().clamp(-1, 1)
-                for chunk in z.split(batch_size)
-            ]
+            if labels is None:
+                outputs = [net(chunk, **generator_kwargs) for chunk in z.split(batch_size)]
+            else:
+                ys = labels.to(self.device).split(batch_size)
+                outputs = [
+                    net(chunk, y, **generator_kwargs)
+                    for chunk, y in zip(z.split(batch_size), ys, strict=True)
+                ]
+            out = [self.final_image(o).float().clamp(-1, 1) for o in outputs]
         return torch.cat(out)
 
 

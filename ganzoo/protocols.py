@@ -39,6 +39,9 @@ class Generator(Protocol):
     the full-size image (see :meth:`ganzoo.models.GANModel.final_image`). Keyword arguments
     after ``z`` (StyleGAN's ``truncation``) reach it from ``model.sample(..., key=value)`` and
     ``ganzoo sample --arg key=value``.
+
+    A class-conditional generator (its model's ``num_classes > 0``) takes ``forward(z, labels)``
+    with ``labels`` a long tensor of shape ``(N,)`` holding classes ``0..num_classes-1``.
     """
 
     latent_dim: int
@@ -49,7 +52,11 @@ class Generator(Protocol):
 
 @runtime_checkable
 class Discriminator(Protocol):
-    """Scores images: ``forward(images)`` returns ``N`` logits, larger meaning "more real"."""
+    """Scores images: ``forward(images)`` returns ``N`` logits, larger meaning "more real".
+
+    A class-conditional discriminator takes ``forward(images, labels)`` (labels as for the
+    generator) and scores "a real image of this class"; penalties differentiate it with respect
+    to the images only."""
 
     def forward(self, images: Any) -> Tensor: ...
 

@@ -50,6 +50,11 @@ class TrainOptions:
     channels_last: bool = param(True, "channels_last memory format on CUDA (ignored on CPU)")
     sync_batchnorm: bool = param(False, "convert BatchNorm to SyncBatchNorm under torchrun")
     progress: bool = param(True, "show a progress bar")
+    label_dist: str = param(
+        "uniform",
+        "conditional models: classes of generated images, uniform or the dataset's frequencies",
+        choices=("uniform", "dataset"),
+    )
     eval_every: int = param(0, "score samples every N steps into metrics.jsonl (0 = never)")
     eval_n: int = param(0, "samples per evaluation (0 = as many as held-out real images)")
     eval_features: str = param("digits", "feature extractor for eval_every (see ganzoo eval)")

@@ -276,6 +276,9 @@ def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dic
     model = build_from_config(spec, plan.model_config)
     c, h, _ = model.image_shape
     data = load_dataset(plan.data, h, c)
+    if classes_from_data(plan, data):  # a conditional config learns its classes from the data
+        torch.manual_seed(plan.options.seed)
+        model = build_from_config(spec, plan.model_config)
     get_registry().losses.get(plan.options.loss)  # an unknown loss fails before any file is written
     if plan.resume:
         saved = run.read_config() or plan.to_json()
@@ -286,6 +289,42 @@ def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dic
         run.write_config(saved)
     trainer = get_registry().trainers.get(recipe_of(spec).trainer)()
     return trainer.fit(model, data, plan.options, plan.run_dir, resume=plan.resume, world=world)
+
+
+def classes_from_data(plan: RunPlan, data: Any) -> bool:
+    """Fill a conditional config's ``num_classes`` and ``class_names`` from the dataset.
+
+    A model config with a ``conditional`` field set true is built for the dataset's classes;
+    returns True when the config changed (the model must be rebuilt). A dataset without labels
+    is a one-line error; a resumed run keeps its saved classes, which must still fit the data.
+    """
+    config = plan.model_config
+    if not getattr(config, "conditional", False):
+        return False
+    where = f"dataset {plan.data!r}"
+    if data.labels is None or len(data.labels) == 0:
+        raise ConfigError(
+            f"--set conditional=true needs class labels, and {where} has none: use a labelled "
+            "dataset (digits) or train without conditional=true"
+        )
+    found = int(data.labels.max()) + 1
+    names = list(getattr(data, "class_names", None) or [str(i) for i in range(found)])
+    if len(names) < found:
+        names += [str(i) for i in range(len(names), found)]
+    if found < 2:
+        raise ConfigError(f"{where} has a single class: a conditional model needs at least two")
+    if getattr(config, "num_classes", 0):
+        if config.num_classes < found:
+            raise ConfigError(
+                f"the model has {config.num_classes} classes but {where} has labels up to "
+                f"{found - 1}"
+            )
+        return False
+    updates = {"num_classes": len(names)}
+    if hasattr(config, "class_names"):
+        updates["class_names"] = tuple(names)
+    plan.model_config = dataclasses.replace(config, **updates)
+    return True
 
 
 _ALLOCATION = re.compile(r"(?:tried to allocate|Tried to allocate) ([\d.]+ ?[KMGT]?i?B|\d+ bytes)")

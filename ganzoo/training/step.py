@@ -87,17 +87,27 @@ def train_step(
     step: int,
     g_model: nn.Module | None = None,
     d_model: nn.Module | None = None,
+    real_labels: Tensor | None = None,
+    fake_labels: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """Run D's phase(s) then G's phase; return detached loss tensors for logging.
 
-    ``real`` holds ``d_steps`` batches stacked along the first dimension.
+    ``real`` holds ``d_steps`` batches stacked along the first dimension. A conditional model
+    gets ``real_labels`` (one per real image, stacked the same way) and ``fake_labels`` (one per
+    latent): G is called as ``G(z, fake_labels)`` and D as ``D(images, labels)``; R1 and
+    WGAN-GP differentiate D with respect to the images only (interpolates keep the real labels).
 
     ``g_model``/``d_model`` default to the model's networks; under torchrun G is wrapped in
     DistributedDataParallel and D in :class:`ganzoo.training.distributed.AveragedGradients`,
     whose ``average_gradients`` is called between D's backward and its optimiser step.
     """
     G = g_model or model.generator
-    D = d_model or model.discriminator
+    D_net = d_model or model.discriminator
+    conditional = fake_labels is not None
+
+    def D(images: Any, labels: Tensor | None) -> Tensor:
+        return D_net(images) if labels is None else D_net(images, labels)
+
     d_params = list(model.discriminator.parameters())
     stats: dict[str, Tensor] = {}
 
@@ -105,21 +115,23 @@ def train_step(
     for p in d_params:
         p.requires_grad_(True)
     with cfg.autocast():
-        fake = G(z)
+        fake = G(z, fake_labels) if conditional else G(z)
     fake_detached = detach(fake)
     reals = real.chunk(cfg.d_steps)  # a fresh real batch for each D step
+    ys = real_labels.chunk(cfg.d_steps) if real_labels is not None else [None] * cfg.d_steps
     for i in range(cfg.d_steps):
         real_in = model.prepare_real(reals[i])
         lazy_r1 = cfg.r1_gamma > 0 and (step * cfg.d_steps + i) % cfg.r1_every == 0
         if lazy_r1:
             real_in = requires_grad(real_in)
         with cfg.autocast():
-            d_real = D(real_in).float()
-            d_fake = D(fake_detached).float()
+            d_real = D(real_in, ys[i]).float()
+            d_fake = D(fake_detached, fake_labels).float()
             loss_d = cfg.loss.d_loss(d_real, d_fake)
         total_d = loss_d
         if cfg.gp_weight > 0:
-            gp = gradient_penalty(D, real_in, fake_detached)
+            y = ys[i]
+            gp = gradient_penalty(lambda x, y=y: D(x, y), real_in, fake_detached)
             total_d = total_d + cfg.gp_weight * gp
             stats["gp"] = gp.detach()
         if lazy_r1:
@@ -148,15 +160,21 @@ def train_step(
     for p in d_params:
         p.requires_grad_(False)
     with cfg.autocast():
-        d_fake_g = D(fake).float()
+        d_fake_g = D(fake, fake_labels).float()
         d_real_g = (
-            D(model.prepare_real(reals[-1])).float().detach() if cfg.loss.needs_real_for_g else None
+            D(model.prepare_real(reals[-1]), ys[-1]).float().detach()
+            if cfg.loss.needs_real_for_g
+            else None
         )
         loss_g = cfg.loss.g_loss(d_real_g, d_fake_g)
     total_g = loss_g
     if step % cfg.g_reg_every == 0:
         with cfg.autocast():
-            extra = model.generator_penalty(z)
+            extra = (
+                model.generator_penalty(z, labels=fake_labels)
+                if conditional
+                else model.generator_penalty(z)
+            )
         if extra is not None:
             total_g = total_g + extra.float() * cfg.g_reg_every
             stats["g_penalty"] = extra.detach().float()

@@ -132,6 +132,7 @@ class AdversarialTrainer:
         fixed_z = model.sample_latent(
             options.n_samples, generator=torch.Generator().manual_seed(options.seed + 1)
         ).to(dev)
+        labels, label_weights, fixed_labels = self._labels(model, data, options, dev)
         world.local_batch(options.batch_size)  # fails early unless the ranks split it evenly
 
         start = 0
@@ -207,8 +208,9 @@ class AdversarialTrainer:
         def sample(step_done: int) -> None:
             if world.is_main:
                 save_grid(
-                    model.sample(options.n_samples, z=fixed_z),
+                    model.sample(options.n_samples, z=fixed_z, labels=fixed_labels),
                     RunDir(run_dir).sample_path(step_done),
+                    nrow=fixed_grid_row(model, options.n_samples),
                 )
 
         # under torchrun a checkpoint needs every rank at the same step: Ctrl-C stops at once
@@ -222,7 +224,17 @@ class AdversarialTrainer:
                 idx = world.shard(idx, options.d_steps).to(images.device)
                 real = images[idx].to(dev, non_blocking=True)
                 z = world.shard(model.sample_latent(options.batch_size, generator=gen, device=dev))
-                stats = train_step(model, real, z, opt_g, opt_d, cfg, step, g_model, d_model)
+                real_y = fake_y = None
+                if labels is not None:  # a conditional model: real labels, then drawn fakes'
+                    real_y = labels[idx.to(labels.device)].to(dev, non_blocking=True)
+                    fake_y = world.shard(
+                        model.sample_labels(
+                            options.batch_size, generator=gen, device=dev, weights=label_weights
+                        )
+                    )
+                stats = train_step(
+                    model, real, z, opt_g, opt_d, cfg, step, g_model, d_model, real_y, fake_y
+                )
                 if model.generator_ema is not None:
                     decay = options.ema_decay if step >= options.ema_start else 0.0
                     update_ema(model.generator_ema, model.generator, decay)
@@ -265,6 +277,34 @@ class AdversarialTrainer:
                 write_loss_plot(run_dir)
         return final
 
+    @staticmethod
+    def _labels(
+        model: Any, data: Any, options: TrainOptions, dev: torch.device
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """For a conditional model: the dataset's labels on the device, the class weights
+        fakes are drawn with (None: uniform) and the fixed sample grid's labels (one class per
+        row). All None for an unconditional model, whose batches stay exactly as before."""
+        if not getattr(model, "conditional", False):
+            return None, None, None
+        if data.labels is None:
+            raise GanzooError(
+                f"{model.arch or 'this model'} is conditional but the dataset "
+                f"{data.name or ''} has no class labels: train it unconditionally "
+                "(--set conditional=false) or use a labelled dataset"
+            )
+        labels = data.labels.to(dev, torch.long)
+        if int(labels.min()) < 0 or int(labels.max()) >= model.num_classes:
+            raise GanzooError(
+                f"the dataset's labels span 0-{int(labels.max())} but the model has "
+                f"{model.num_classes} classes"
+            )
+        weights = None
+        if options.label_dist == "dataset":
+            weights = torch.bincount(labels, minlength=model.num_classes).float()
+        n = options.n_samples
+        fixed = torch.arange(n) // fixed_grid_row(model, n) % model.num_classes
+        return labels, weights, fixed
+
     def _restore(
         self, run_dir: Path, model: Any, optimizers: dict, gen: torch.Generator
     ) -> ResumePoint:
@@ -285,6 +325,14 @@ class AdversarialTrainer:
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"].to(torch.uint8).cpu())
         return point
+
+
+def fixed_grid_row(model: Any, n: int) -> int | None:
+    """Images per row of the training sample grid: a conditional model's grid has one class
+    per row (n // num_classes columns, at least 1); None (square) otherwise."""
+    if not getattr(model, "conditional", False):
+        return None
+    return max(1, n // model.num_classes)
 
 
 class GracefulInterrupt:

@@ -28,10 +28,27 @@ class DCGANConfig(ganzoo.ModelConfig):
     g_width: int = param(32, "feature maps of G's last hidden block (the paper's 128 at 64 px)")
     d_width: int = param(32, "feature maps of D's first block")
     max_width: int = param(512, "cap on feature maps in the deepest blocks")
+    conditional: bool = param(False, "class-conditional: G takes (z, class), D projects it")
+    num_classes: int = param(0, "classes of a conditional model (training takes the data's)")
+    class_names: tuple[str, ...] = param((), "class names (training takes the data's)")
+    embed_dim: int = param(32, "size of the class embedding joined to z (conditional only)")
 
     def validate(self) -> None:
         if self.latent_dim < 1 or self.g_width < 1 or self.d_width < 1 or self.max_width < 1:
             raise ValueError("latent_dim and widths must be positive")
+        check_classes(self)
+
+
+def check_classes(config: ganzoo.ModelConfig) -> None:
+    """The class fields of a conditional config agree (shared with StyleGAN-lite)."""
+    if config.embed_dim < 1:
+        raise ValueError("embed_dim must be positive")
+    if config.num_classes < 0 or config.num_classes == 1:
+        raise ValueError("num_classes must be 0 (taken from the data when training) or >= 2")
+    if config.class_names and len(config.class_names) != config.num_classes:
+        raise ValueError(
+            f"{len(config.class_names)} class_names for num_classes={config.num_classes}"
+        )
 
 
 @ganzoo.hookimpl

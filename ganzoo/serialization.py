@@ -65,7 +65,7 @@ def model_metadata(model: Any, networks: Collection[str] | None = None) -> dict[
             f"this {type(model).__name__} has no architecture name or provenance: build it with "
             "ganzoo.create_model (or load it with ganzoo.from_pretrained) before saving it"
         )
-    return {
+    meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "arch": origin.arch,
@@ -77,6 +77,10 @@ def model_metadata(model: Any, networks: Collection[str] | None = None) -> dict[
         "networks": sorted(model.networks() if networks is None else networks),
         "config": config_to_dict(model.config),
     }
+    if getattr(model, "num_classes", 0):  # a class-conditional GAN: its classes, for any reader
+        meta["num_classes"] = int(model.num_classes)
+        meta["class_names"] = list(model.class_names)
+    return meta
 
 
 def file_sha256(path: Path) -> str:

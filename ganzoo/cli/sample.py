@@ -68,6 +68,13 @@ def load_source(source: str, device: str = "cpu"):
 @click.option("--view", help="A model-specific view (see the model's docs), e.g. mix, scales.")
 @click.option("--mix", "mix", is_flag=True, help="Style-mixing grid (same as --view mix).")
 @click.option("--scales", "scales", is_flag=True, help="All resolutions (same as --view scales).")
+@click.option(
+    "--class",
+    "classes",
+    metavar="CLASSES",
+    help="Conditional models: a class (7), a range (0-9) or a list (1,3,cat); several classes "
+    "give one row per class with the same latents in each column.",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 def sample_cmd(
     source,
@@ -84,6 +91,7 @@ def sample_cmd(
     mix,
     scales,
     device,
+    classes,
 ) -> None:
     """Write a grid of generated images.
 
@@ -99,6 +107,7 @@ def sample_cmd(
 
     if sum([bool(view), mix, scales, interpolate]) > 1:
         raise click.UsageError("choose one of --interpolate, --view, --mix, --scales")
+    n_given = n is not None
     if n is None:
         n = KEYFRAMES if interpolate else GRID_N
     if n < 1:
@@ -116,6 +125,12 @@ def sample_cmd(
     use_ema = None if ema else False
     view = "mix" if mix else "scales" if scales else view
     out = Path(output)
+    wanted = parse_classes(classes, model) if classes is not None else None
+    if wanted is not None and view:
+        raise click.UsageError("--class does not combine with --view, --mix or --scales")
+    if wanted is not None and interpolate and len(wanted) > 1:
+        raise click.UsageError("--interpolate walks within one class: give one --class")
+    label = wanted[0] if wanted is not None and len(wanted) == 1 else None
     if view:
         views = model.views()
         if view not in views:
@@ -136,12 +151,65 @@ def sample_cmd(
             for a, b in itertools.pairwise(path)
             for t in torch.linspace(0, 1, frames + 1)[:-1].tolist()
         ]
+        if label is not None:
+            kwargs["labels"] = label
         images = model.sample(len(zs), z=torch.stack(zs), ema=use_ema, **kwargs)
         out = out.with_suffix(".gif")
         save_gif(list(images), out, duration_ms=FRAME_MS)
         seconds = len(zs) * FRAME_MS / 1000
         click.echo(f"{len(zs)} frames through {len(keys)} latent points, {seconds:.1f} s", err=True)
+    elif wanted is not None and len(wanted) > 1:
+        # one row per class; column j uses the same latent in every row
+        per_class = nrow or (max(1, n // len(wanted)) if n_given else 8)
+        z = model.sample_latent(per_class, generator=torch.Generator().manual_seed(seed))
+        labels = torch.tensor(wanted).repeat_interleave(per_class)
+        images = model.sample(
+            len(labels), z=z.repeat(len(wanted), 1), labels=labels, ema=use_ema, **kwargs
+        )
+        save_grid(images, out, nrow=per_class)
+        names = model.class_names
+        click.echo("rows: " + ", ".join(names[c] for c in wanted), err=True)
     else:
+        if label is not None:
+            kwargs["labels"] = label
         images = model.sample(n, seed=seed, ema=use_ema, **kwargs)
         save_grid(images, out, nrow=nrow)
     click.echo(str(out))
+
+
+def parse_classes(text: str, model) -> list[int]:
+    """``--class`` as class indices: ``7``, ``0-9``, ``1,3,5`` or class names, checked against
+    the model's classes (a one-line error listing the valid ones)."""
+    from ..errors import ConfigError
+
+    if not getattr(model, "conditional", False):
+        raise ConfigError(
+            f"{model.arch or 'this model'} is unconditional: it takes no --class "
+            "(train one with --set conditional=true)"
+        )
+    names = model.class_names
+    valid = f"valid classes: {model.describe_classes()}"
+
+    def one(token: str) -> int:
+        token = token.strip()
+        if token in names and not token.lstrip("-").isdigit():
+            return names.index(token)
+        try:
+            value = int(token)
+        except ValueError:
+            raise ConfigError(f"--class {token!r} is not a class; {valid}") from None
+        if not 0 <= value < model.num_classes:
+            raise ConfigError(f"--class {value} is out of range; {valid}")
+        return value
+
+    out: list[int] = []
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if sep and lo and hi:
+            a, b = one(lo), one(hi)
+            if a > b:
+                raise ConfigError(f"--class {part.strip()}: the range runs backwards; {valid}")
+            out.extend(range(a, b + 1))
+        else:
+            out.append(one(part))
+    return out

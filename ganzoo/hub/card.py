@@ -27,14 +27,21 @@ SAMPLE_NAME = "sample.png"
 PIPELINE_TAGS = {GAN: "unconditional-image-generation", STYLE_TRANSFER: "image-to-image"}
 
 
-def card_data(*, arch: str, kind: str, license: str | None, dataset: str | None) -> ModelCardData:
-    """The metadata header: library, tags, licence, dataset and pipeline tag."""
-    tags = ["ganzoo", arch, kind, "pytorch", "safetensors"]
+def card_data(
+    *, arch: str, kind: str, license: str | None, dataset: str | None, conditional: bool = False
+) -> ModelCardData:
+    """The metadata header: library, tags, licence, dataset and pipeline tag.
+
+    A class-conditional GAN is not ``unconditional-image-generation`` and the Hub has no
+    pipeline tag for class-conditional generation, so it gets none and the tag
+    ``class-conditional`` instead."""
+    tags = ["ganzoo", arch, kind, "class-conditional" if conditional else "", "pytorch"]
+    tags.append("safetensors")
     return ModelCardData(
         library_name="ganzoo",
         license=license or None,
         datasets=[dataset] if dataset else None,
-        pipeline_tag=PIPELINE_TAGS.get(kind),
+        pipeline_tag=None if conditional else PIPELINE_TAGS.get(kind),
         tags=list(dict.fromkeys(t for t in tags if t)),
     )
 
@@ -79,12 +86,24 @@ def card_body(
         "",
         f'model = ganzoo.from_pretrained("{where}")',
     ]
-    if meta.get("kind") == GAN:
+    k = int(meta.get("num_classes") or 0)
+    if meta.get("kind") == GAN and k:
+        parts.append("images = model.sample(16, seed=0, labels=1)  # 16 images of class 1")
+    elif meta.get("kind") == GAN:
         parts.append("images = model.sample(16, seed=0)  # N×C×H×W in [-1, 1]")
     parts += ["```", ""]
     if meta.get("kind") == GAN:
         source = f"hf://{repo_id}" if repo_id else where
         parts += ["or from the command line:", "", f"    ganzoo sample {source} -o grid.png", ""]
+    if meta.get("kind") == GAN and k:
+        names = meta.get("class_names") or [str(i) for i in range(k)]
+        parts += [
+            f"    ganzoo sample {source} --class 0-{k - 1} -o classes.png  # a row per class",
+            "",
+            f"This model is **class-conditional**: it draws the class it is asked for, one of "
+            f"{k} classes: " + ", ".join(f"{i} = {n}" for i, n in enumerate(names)) + ".",
+            "",
+        ]
     dist = safe_distribution(meta) or ""
     if dist and dist != "ganzoo":
         parts += [f"The architecture comes from the plugin `{dist}`: `pip install {dist}`.", ""]
@@ -133,7 +152,13 @@ def write_card(
     sections: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``README.md`` for the model folder ``directory`` described by ``meta``."""
-    data = card_data(arch=meta["arch"], kind=meta.get("kind", ""), license=license, dataset=dataset)
+    data = card_data(
+        arch=meta["arch"],
+        kind=meta.get("kind", ""),
+        license=license,
+        dataset=dataset,
+        conditional=bool(meta.get("num_classes")),
+    )
     body = card_body(
         meta,
         summary=summary,

@@ -273,10 +273,14 @@ def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dic
 
     spec = get_spec(plan.arch)
     torch.manual_seed(plan.options.seed)  # the same seed gives the same initial weights
-    model = build_from_config(spec, plan.model_config)
+    config = plan.model_config
+    if getattr(config, "conditional", False) and not getattr(config, "num_classes", 0):
+        # the classes come from the data, whose shape comes from the model: shape first
+        config = dataclasses.replace(config, conditional=False)
+    model = build_from_config(spec, config)
     c, h, _ = model.image_shape
     data = load_dataset(plan.data, h, c)
-    if classes_from_data(plan, data):  # a conditional config learns its classes from the data
+    if classes_from_data(plan, data) or config is not plan.model_config:
         torch.manual_seed(plan.options.seed)
         model = build_from_config(spec, plan.model_config)
     get_registry().losses.get(plan.options.loss)  # an unknown loss fails before any file is written

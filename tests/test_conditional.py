@@ -1,0 +1,165 @@
+"""Class-conditional GANs: labels from the data to the networks, sampling a class, the errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+import ganzoo
+from ganzoo.data import ImageSet
+from ganzoo.errors import ConfigError
+from ganzoo.training import run
+from ganzoo.training.checkpoint import latest_checkpoint
+from ganzoo.training.losses import BCE, HINGE, LSGAN, RAHINGE, WGAN_GP
+from ganzoo.training.options import TrainOptions
+from ganzoo.training.step import StepConfig, train_step
+from ganzoo.training.trainer import AdversarialTrainer
+
+from .cli_checks import TINY, ganzoo_cli, ok, one_line_error
+
+TINY_COND = {"image_size": 16, "g_width": 8, "d_width": 8, "latent_dim": 16}
+
+
+def tiny_cdcgan(num_classes: int = 10):
+    torch.manual_seed(0)
+    return ganzoo.create_model("dcgan", conditional=True, num_classes=num_classes, **TINY_COND)
+
+
+def halves(n: int = 256) -> ImageSet:
+    """Two trivially separable classes: class 0 bright on the left, class 1 on the right."""
+    y = torch.arange(n) % 2
+    x = -torch.ones(n, 1, 16, 16)
+    x[y == 0, :, :, :8] = 1
+    x[y == 1, :, :, 8:] = 1
+    x += 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    return ImageSet(x.clamp(-1, 1), y, "halves")
+
+
+def bright_side(images: torch.Tensor) -> torch.Tensor:
+    """The class a sample of :func:`halves` looks like: 1 when its right half is brighter."""
+    return (images[..., 8:].mean((1, 2, 3)) > images[..., :8].mean((1, 2, 3))).long()
+
+
+def test_a_conditional_model_learns_to_draw_the_class_it_is_asked_for(tmp_path):
+    model = tiny_cdcgan(2)
+    options = TrainOptions(
+        steps=150,
+        batch_size=32,
+        lr_g=1e-3,
+        lr_d=1e-3,
+        sample_every=0,
+        checkpoint_every=0,
+        progress=False,
+        device="cpu",
+        log_every=50,
+    )
+    AdversarialTrainer().fit(model, halves(), options, tmp_path)
+    for c in (0, 1):
+        accuracy = (bright_side(model.sample(64, labels=c)) == c).float().mean().item()
+        assert accuracy >= 0.9, (c, accuracy)  # chance is 0.5
+    # the training grid has one class per row
+    assert Image.open(tmp_path / "samples" / "step-000150.png").size[0] > 0
+
+
+@pytest.mark.parametrize("loss", [BCE, HINGE, WGAN_GP, LSGAN, RAHINGE], ids=lambda x: x.name)
+def test_every_loss_and_penalty_takes_labels(loss):
+    model = tiny_cdcgan(3)
+    opt_g = torch.optim.Adam(model.generator.parameters(), 1e-3)
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), 1e-3)
+    cfg = StepConfig(loss, 2, 10.0 if loss is WGAN_GP else 0.0, 1.0, 1, 1, None, torch.no_grad)
+    cfg.autocast = __import__("contextlib").nullcontext
+    real = torch.rand(16, 1, 16, 16) * 2 - 1
+    real_y, fake_y = torch.arange(16) % 3, torch.arange(8) % 3
+    d_embed = model.discriminator.embed.weight.clone()
+    g_embed = model.generator.embed.weight.clone()
+    stats = train_step(
+        model, real, model.sample_latent(8), opt_g, opt_d, cfg, 0, None, None, real_y, fake_y
+    )
+    assert all(torch.isfinite(v).all() for v in stats.values()), stats
+    assert "r1" in stats and ("gp" in stats) == (loss is WGAN_GP)
+    # both class embeddings are trained by the adversarial game
+    assert not torch.equal(d_embed, model.discriminator.embed.weight)
+    assert not torch.equal(g_embed, model.generator.embed.weight)
+
+
+def test_conditional_output_depends_on_the_labels_and_wrong_labels_are_refused():
+    model = tiny_cdcgan(10)
+    a, b = model.sample(4, seed=1, labels=3), model.sample(4, seed=1, labels=5)
+    assert not torch.allclose(a, b)
+    assert torch.equal(a, model.sample(4, seed=1, labels=torch.tensor([3, 3, 3, 3])))
+    for bad, words in [(10, "out of range"), (-1, "out of range"), (2.5, "not an integer")]:
+        with pytest.raises(ConfigError, match=words) as err:
+            model.sample(2, labels=bad)
+        assert "0-9" in str(err.value)
+    with pytest.raises(ConfigError, match="3 class labels for 2 images"):
+        model.sample(2, labels=[1, 2, 3])
+    with pytest.raises(ConfigError, match="unconditional"):
+        ganzoo.create_model("dcgan", **TINY_COND).sample(2, labels=1)
+    with pytest.raises(ConfigError, match="num_classes"):
+        ganzoo.create_model("dcgan", conditional=True, **TINY_COND)
+
+
+def test_save_and_load_keep_the_classes(tmp_path):
+    model = ganzoo.create_model(
+        "dcgan", conditional=True, num_classes=2, class_names=("cat", "dog"), **TINY_COND
+    )
+    model.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["num_classes"] == 2 and config["class_names"] == ["cat", "dog"]
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "class-conditional" in card and "labels=1" in card and "--class 0-1" in card
+    assert "unconditional-image-generation" not in card
+    loaded = ganzoo.from_pretrained(tmp_path / "m")
+    assert loaded.num_classes == 2 and loaded.class_names == ["cat", "dog"]
+    assert torch.equal(model.sample(2, labels=1), loaded.sample(2, labels=1))
+
+
+def conditional_run(out, steps, *extra):
+    cond = ["--set", "conditional=true"]
+    return ganzoo_cli("train", "dcgan", "--out", out, "--steps", steps, *TINY, *cond, *extra)
+
+
+def test_cli_trains_and_samples_a_class(tmp_path):
+    ok(conditional_run(tmp_path / "r", 2))
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())["model"]
+    assert saved["num_classes"] == 10 and saved["class_names"] == [str(i) for i in range(10)]
+    ok(ganzoo_cli("sample", tmp_path / "r", "--class", "7", "--n", "4", "-o", tmp_path / "7.png"))
+    result = ganzoo_cli("sample", tmp_path / "r", "--class", "0-9", "-o", tmp_path / "all.png")
+    ok(result)
+    width, height = Image.open(tmp_path / "all.png").size
+    assert height > width  # ten rows of eight
+    ok(ganzoo_cli("sample", tmp_path / "r", "--class", "7", "--interpolate", "--n", "2",
+                  "--frames", "2", "-o", tmp_path / "walk.gif"))  # fmt: skip
+    for bad in ["10", "x", "1.5", "9-3"]:
+        one_line_error(
+            ganzoo_cli("sample", tmp_path / "r", "--class", bad, "-o", tmp_path / "b.png"),
+            "valid classes: 0-9",
+        )
+
+
+def test_cli_errors_for_unconditional_and_unlabelled(tmp_path, tiny_dcgan):
+    tiny_dcgan.save_pretrained(tmp_path / "u")
+    one_line_error(ganzoo_cli("sample", tmp_path / "u", "--class", "1"), "unconditional")
+    one_line_error(
+        conditional_run(tmp_path / "r", 2, "--data", "photos"), "conditional=true", "labels"
+    )
+
+
+def test_conditional_resume_is_exact(tmp_path):
+    def plan(out, steps):
+        layers = [{**TINY_COND, "batch_size": 8, "progress": False, "n_samples": 4,
+                   "conditional": True, "steps": steps, "checkpoint_every": 0}]  # fmt: skip
+        return run.plan_new_run("dcgan", data="digits", layers=layers, out=out)
+
+    run.execute(plan(tmp_path / "a", 8))
+    run.execute(plan(tmp_path / "b", 4))
+    run.execute(run.plan_resume(tmp_path / "b", {"steps": 8}))
+    for name in ("generator", "discriminator"):
+        a = load_file(str(latest_checkpoint(tmp_path / "a") / f"{name}.safetensors"))
+        b = load_file(str(latest_checkpoint(tmp_path / "b") / f"{name}.safetensors"))
+        assert a.keys() == b.keys() and "embed.weight" in a
+        assert all(torch.equal(a[k], b[k]) for k in a), name

@@ -187,6 +187,8 @@ def describe(name: str) -> dict[str, Any]:
         "plugin": get_registry().plugin_of(spec.name),
         "license": spec.license,
         "config": fields,
+        # a config with a `conditional` field has a class-conditional form
+        "conditional": any(f["name"] == "conditional" for f in fields),
         "defaults": config_to_dict(spec.config()),
         "recipe": None
         if recipe is None

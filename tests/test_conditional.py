@@ -163,3 +163,48 @@ def test_conditional_resume_is_exact(tmp_path):
         b = load_file(str(latest_checkpoint(tmp_path / "b") / f"{name}.safetensors"))
         assert a.keys() == b.keys() and "embed.weight" in a
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+class DigitPicker(torch.nn.Module):
+    """A "generator" that returns real digits of the requested class (a perfect conditional
+    model), chosen by the latent."""
+
+    def __init__(self, data: ImageSet) -> None:
+        super().__init__()
+        self.latent_dim, self.image_shape = 4, tuple(data.images.shape[1:])
+        self.by_class = [data.images[data.labels == c] for c in range(10)]
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, z, labels):
+        picks = [
+            self.by_class[int(y)][int(abs(float(v)) * 1e4) % len(self.by_class[int(y)])]
+            for v, y in zip(z[:, 0], labels, strict=True)
+        ]
+        return torch.stack(picks)
+
+
+class Critic(torch.nn.Module):
+    def forward(self, images, labels):
+        return images.flatten(1).mean(1)
+
+
+def test_eval_scores_class_accuracy_and_per_class_fd():
+    from ganzoo.data import load_dataset
+    from ganzoo.metrics import Evaluator
+    from ganzoo.metrics.report import format_report
+    from ganzoo.models import GANModel
+
+    data = load_dataset("digits", 32, 1)
+    evaluator = Evaluator(data)
+    perfect = GANModel(DigitPicker(data), Critic(), num_classes=10)
+    scores = evaluator.score_model(perfect)
+    assert scores["class_accuracy"] > 0.9 and len(scores["class_fd"]) == 10
+    shuffled = GANModel(DigitPicker(data), Critic(), num_classes=10)
+    shuffled.generator.by_class = shuffled.generator.by_class[1:] + shuffled.generator.by_class[:1]
+    wrong = evaluator.score_model(shuffled)  # every class drawn as the next one
+    assert wrong["class_accuracy"] < 0.2
+    assert wrong["class_fd_mean"] > 2 * scores["class_fd_mean"]
+    text = format_report(evaluator.report(scores))
+    assert "class accuracy" in text and "per-class FD" in text
+    unconditional = evaluator.score_model(ganzoo.create_model("dcgan", image_size=32))
+    assert "class_accuracy" not in unconditional

@@ -107,6 +107,11 @@ def info_cmd(name: str, as_json: bool) -> None:
     if info["paper"]:
         click.echo(f"paper:    {info['paper']}")
     click.echo(f"plugin:   {info['plugin']}")
+    if info["conditional"]:
+        click.echo(
+            "classes:  class-conditional with --set conditional=true (classes from the dataset;"
+            " sample with --class)"
+        )
     click.echo("\nconfig (override with --set key=value):")
     rows = []
     for f in info["config"]:

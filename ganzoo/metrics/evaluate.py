@@ -69,8 +69,14 @@ class Evaluator:
         return self.extractor.device
 
     # -- scoring ---------------------------------------------------------------------------
-    def score_features(self, features: Tensor, logits: Tensor | None = None) -> dict[str, Any]:
-        """Every metric of ``features`` (and class ``logits``) against the reference set."""
+    def score_features(
+        self, features: Tensor, logits: Tensor | None = None, labels: Tensor | None = None
+    ) -> dict[str, Any]:
+        """Every metric of ``features`` (and class ``logits``) against the reference set.
+
+        ``labels``, the classes a conditional model was asked for, add ``class_accuracy`` (the
+        classifier's agreement with them) and the Fréchet distance of each class's samples to
+        that class's reference images (``class_fd``, and their mean ``class_fd_mean``)."""
         p = self.protocol
         check_features(features, "the generated images' features")
         kid, kid_std = kernel_inception_distance(
@@ -99,6 +105,25 @@ class Evaluator:
                 p.min_class_share,
             )
             out.update(cov)
+            if labels is not None:
+                out.update(self.class_scores(features, logits, labels))
+        return out
+
+    def class_scores(self, features: Tensor, logits: Tensor, labels: Tensor) -> dict[str, Any]:
+        """Class accuracy and per-class Fréchet distances of a conditional model's samples."""
+        labels = labels.to(logits.device).long()
+        out: dict[str, Any] = {
+            "class_accuracy": float((logits.argmax(1) == labels).double().mean()),
+        }
+        ref_labels = self.reference.labels.to(self.ref_features.device)
+        per_class: dict[str, float] = {}
+        for c in sorted(set(labels.tolist())):
+            mine, ref = features[labels == c], self.ref_features[ref_labels == c]
+            if len(mine) > 1 and len(ref) > 1:
+                per_class[str(c)] = frechet_distance(*gaussian_stats(ref), *gaussian_stats(mine))
+        if per_class:
+            out["class_fd"] = per_class
+            out["class_fd_mean"] = sum(per_class.values()) / len(per_class)
         return out
 
     def score_images(self, images: Tensor) -> dict[str, Any]:
@@ -116,14 +141,30 @@ class Evaluator:
         z = model.sample_latent(
             self.n, generator=torch.Generator().manual_seed(p.sample_seed), device="cpu"
         )
+        labels = self.requested_labels(model)
         feats, logits = [], []
         for i, chunk in enumerate(z.split(p.batch_size)):
-            images = model.sample(len(chunk), seed=p.sample_seed + i, z=chunk, ema=ema)
+            kwargs = {}
+            if labels is not None:
+                kwargs["labels"] = labels[i * p.batch_size : i * p.batch_size + len(chunk)]
+            images = model.sample(len(chunk), seed=p.sample_seed + i, z=chunk, ema=ema, **kwargs)
             f, lg = embed(self.extractor, images, p.batch_size)
             feats.append(f)
             if lg is not None:
                 logits.append(lg)
-        return self.score_features(torch.cat(feats), torch.cat(logits) if logits else None)
+        return self.score_features(torch.cat(feats), torch.cat(logits) if logits else None, labels)
+
+    def requested_labels(self, model: Any) -> Tensor | None:
+        """The classes a conditional model is asked for: the held-out images' labels, cycled
+        to :attr:`n` (so the class mix matches the data's), or every class in turn when the
+        data has no labels the model knows. None for an unconditional model."""
+        k = int(getattr(model, "num_classes", 0) or 0)
+        if not k:
+            return None
+        held = self.held_out.labels
+        if held is not None and len(held) and int(held.max()) < k:
+            return held.long().repeat(self.n // len(held) + 1)[: self.n]
+        return torch.arange(self.n) % k
 
     def floor(self) -> dict[str, Any]:
         """The held-out real images scored like a generator: what a perfect one would reach."""

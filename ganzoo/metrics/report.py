@@ -14,6 +14,8 @@ ROWS = (  # key, label, format
     ("recall", "recall", "{:.3f}"),
     ("classes_covered", "classes covered", None),
     ("class_kl", "class KL (nats)", "{:.4f}"),
+    ("class_accuracy", "class accuracy", "{:.3f}"),  # conditional models only
+    ("class_fd_mean", "per-class FD (mean)", "{:.4g}"),
 )
 
 
@@ -125,6 +127,13 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"{kid_label(exponent)}: KID scaled by 10^{exponent} to read as a plain number "
             "(the JSON report holds the raw values)"
+        )
+    per_class = (report.get("metrics") or {}).get("class_fd")
+    if per_class:
+        lines.append("per-class FD: " + ", ".join(f"{c}: {v:.3g}" for c, v in per_class.items()))
+        lines.append(
+            "class accuracy: the share of samples the digits classifier puts in the class "
+            "they were asked for"
         )
     if report.get("fd_over_floor") is not None:
         lines.append(f"{report['fd_label']} is {report['fd_over_floor']:.2f}× the floor")

@@ -95,7 +95,7 @@ class DCGANDiscriminator(nn.Module):
 
 def init_weights(module: nn.Module) -> None:
     """The paper's initialisation: conv weights N(0, 0.02), BatchNorm scale N(1, 0.02)."""
-    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d) or isinstance(module, nn.Embedding):
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Embedding):
         nn.init.normal_(module.weight, 0.0, 0.02)
     elif isinstance(module, nn.BatchNorm2d):
         nn.init.normal_(module.weight, 1.0, 0.02)

@@ -64,6 +64,21 @@ class ImageGrid:
     nrow: int | None = None  #: images per row (None: a square grid)
 
 
+def conditional_classes(config: Any) -> int:
+    """The number of classes a model config asks for, for a builder to pass to
+    :class:`GANModel`: 0 unless its ``conditional`` field is true; then its ``num_classes``,
+    which must be at least 2 (``ganzoo train`` fills it, and ``class_names``, from the data)."""
+    if not getattr(config, "conditional", False):
+        return 0
+    k = int(getattr(config, "num_classes", 0) or 0)
+    if k < 2:
+        raise ConfigError(
+            "conditional=true needs num_classes >= 2: ganzoo train takes it from the dataset; "
+            "in Python pass num_classes=N"
+        )
+    return k
+
+
 class ZooModel(nn.Module):
     """A model ganzoo can build, save and load. Subclasses define :meth:`networks`."""
 

@@ -208,3 +208,33 @@ def test_eval_scores_class_accuracy_and_per_class_fd():
     assert "class accuracy" in text and "per-class FD" in text
     unconditional = evaluator.score_model(ganzoo.create_model("dcgan", image_size=32))
     assert "class_accuracy" not in unconditional
+
+
+def test_conditional_stylegan_lite_takes_labels_in_every_term():
+    torch.manual_seed(0)
+    model = ganzoo.create_model(
+        "stylegan_lite",
+        conditional=True,
+        num_classes=3,
+        image_size=16,
+        latent_dim=16,
+        w_dim=16,
+        g_channel_base=64,
+        d_channel_base=64,
+        max_width=16,
+        path_length_weight=2.0,
+    )
+    a, b = model.sample(4, seed=1, labels=0), model.sample(4, seed=1, labels=2)
+    assert not torch.allclose(a, b)
+    opt_g = torch.optim.Adam(model.generator.parameters(), 1e-3)
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), 1e-3)
+    import contextlib
+
+    cfg = StepConfig(WGAN_GP, 1, 10.0, 1.0, 1, 1, None, contextlib.nullcontext)
+    real = torch.rand(8, 1, 16, 16) * 2 - 1
+    y = torch.arange(8) % 3
+    before = model.generator.mapping_net.embed.weight.clone()
+    stats = train_step(model, real, model.sample_latent(8), opt_g, opt_d, cfg, 0, None, None, y, y)
+    assert {"r1", "gp", "g_penalty"} <= set(stats)
+    assert all(torch.isfinite(v).all() for v in stats.values()), stats
+    assert not torch.equal(before, model.generator.mapping_net.embed.weight)

@@ -14,8 +14,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ganzoo.errors import ConfigError
-from ganzoo.models import GANModel
+from ganzoo.models import GANModel, conditional_classes
 
 
 def _widths(image_size: int, base: int, cap: int) -> list[int]:
@@ -120,16 +119,3 @@ def build(config) -> GANModel:
     g.apply(init_weights)
     d.apply(init_weights)
     return GANModel(g, d, num_classes=k)
-
-
-def conditional_classes(config) -> int:
-    """The number of classes a config asks for: 0 unless ``conditional``; a conditional
-    config must know its classes (``ganzoo train`` takes them from the dataset)."""
-    if not config.conditional:
-        return 0
-    if config.num_classes < 2:
-        raise ConfigError(
-            "conditional=true needs num_classes >= 2: ganzoo train takes it from the dataset; "
-            "in Python pass num_classes=N"
-        )
-    return config.num_classes

@@ -45,6 +45,9 @@ class StyleGANLiteConfig(ganzoo.ModelConfig):
     mixing_prob: float = param(0.9, "probability of style mixing regularisation per sample")
     path_length_weight: float = param(0.0, "path length penalty weight; 0 turns it off (paper: 2)")
     mbstd_group: int = param(4, "group size of D's minibatch standard deviation layer")
+    conditional: bool = param(False, "class-conditional: class embedding into the mapping")
+    num_classes: int = param(0, "classes of a conditional model (training takes the data's)")
+    class_names: tuple[str, ...] = param((), "class names (training takes the data's)")
 
     def validate(self) -> None:
         if min(self.latent_dim, self.w_dim, self.g_channel_base, self.d_channel_base) < 1:
@@ -55,6 +58,8 @@ class StyleGANLiteConfig(ganzoo.ModelConfig):
             raise ValueError(f"mixing_prob must be in [0, 1], got {self.mixing_prob}")
         if self.mapping_lr_mul <= 0 or self.path_length_weight < 0:
             raise ValueError("mapping_lr_mul must be positive and path_length_weight >= 0")
+        if self.num_classes < 0 or self.num_classes == 1:
+            raise ValueError("num_classes must be 0 (taken from the data when training) or >= 2")
 
 
 #: The recipe's trainer options: StyleGAN-lite's training defaults on digits.

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo.models import GANModel, ImageGrid
+from ganzoo.models import GANModel, ImageGrid, conditional_classes
 
 from .layers import (
     EqualConv2d,
@@ -48,9 +48,13 @@ def num_ws_for(image_size: int) -> int:
 class MappingNetwork(nn.Module):
     """z → w: pixel-normalise z, then ``depth`` equalised fully connected layers (lr × lr_mul)."""
 
-    def __init__(self, z_dim: int, w_dim: int, depth: int, lr_mul: float) -> None:
+    def __init__(
+        self, z_dim: int, w_dim: int, depth: int, lr_mul: float, num_classes: int = 0
+    ) -> None:
         super().__init__()
-        dims = [z_dim] + [w_dim] * depth
+        # conditional (StyleGAN2-ADA): a class embedding, normalised like z, joins z's input
+        self.embed = nn.Embedding(num_classes, w_dim) if num_classes else None
+        dims = [z_dim + (w_dim if num_classes else 0)] + [w_dim] * depth
         self.layers = nn.Sequential(
             *[
                 EqualLinear(dims[i], dims[i + 1], lr_mul=lr_mul, activation=True)
@@ -58,8 +62,13 @@ class MappingNetwork(nn.Module):
             ]
         )
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         z = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("this generator is conditional: give it class labels")
+            y = self.embed(labels)
+            z = torch.cat([z, y * torch.rsqrt(y.square().mean(dim=1, keepdim=True) + 1e-8)], 1)
         return self.layers(z)
 
 
@@ -127,23 +136,27 @@ class StyleGenerator(nn.Module):
         max_width: int = 64,
         mixing_prob: float = 0.9,
         mean_w_beta: float = 0.995,
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
         self.w_dim = w_dim
         self.image_shape = (channels, image_size, image_size)
         self.mixing_prob = mixing_prob
         self.mean_w_beta = mean_w_beta
-        self.mapping_net = MappingNetwork(latent_dim, w_dim, mapping_layers, mapping_lr_mul)
+        self.mapping_net = MappingNetwork(
+            latent_dim, w_dim, mapping_layers, mapping_lr_mul, num_classes
+        )
         self.synthesis_net = SynthesisNetwork(image_size, channels, w_dim, channel_base, max_width)
         self.num_ws = self.synthesis_net.num_ws
         self.register_buffer("mean_w", torch.zeros(w_dim))
         #: running mean of path lengths, used by the optional path length penalty
         self.register_buffer("path_length_mean", torch.zeros(()))
 
-    def mapping(self, z: Tensor) -> Tensor:
-        """z (N×latent_dim) → w (N×w_dim)."""
-        return self.mapping_net(z)
+    def mapping(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """z (N×latent_dim), and a conditional model's class labels (N), → w (N×w_dim)."""
+        return self.mapping_net(z, labels)
 
     def broadcast(self, w: Tensor) -> Tensor:
         """One w per sample (N×w_dim) → one per layer (N×num_ws×w_dim)."""
@@ -162,25 +175,28 @@ class StyleGenerator(nn.Module):
     def forward(
         self,
         z: Tensor,
+        labels: Tensor | None = None,
         truncation: float = 1.0,
         return_w: bool = False,
         noise_mode: str | None = None,
     ) -> Any:
-        w = self.mapping(z)
+        w = self.mapping(z, labels)
         if self.training:
             with torch.no_grad():
                 self.mean_w.lerp_(w.detach().mean(0).to(self.mean_w.dtype), 1 - self.mean_w_beta)
         ws = self.broadcast(self.truncate(w, truncation))
         if self.training and self.mixing_prob > 0 and self.num_ws > 1:
-            ws = self._mix(z, ws, truncation)
+            ws = self._mix(z, ws, truncation, labels)
         images = self.synthesis(ws, noise_mode)
         if not self.training:  # linear output as in StyleGAN2; the library's range when sampling
             images = images.clamp(-1, 1)
         return (images, ws) if return_w else images
 
-    def _mix(self, z: Tensor, ws: Tensor, truncation: float) -> Tensor:
-        n = z.shape[0]
-        w2 = self.broadcast(self.truncate(self.mapping(torch.randn_like(z)), truncation))
+    def _mix(
+        self, z: Tensor, ws: Tensor, truncation: float, labels: Tensor | None = None
+    ) -> Tensor:
+        n = z.shape[0]  # the second style is of the same class
+        w2 = self.broadcast(self.truncate(self.mapping(torch.randn_like(z), labels), truncation))
         cutoff = torch.randint(1, self.num_ws, (n,), device=z.device)
         mixed = torch.rand(n, device=z.device) < self.mixing_prob
         cutoff = torch.where(mixed, cutoff, torch.full_like(cutoff, self.num_ws))
@@ -214,9 +230,14 @@ class ResidualDiscriminator(nn.Module):
         channel_base: int = 512,
         max_width: int = 64,
         mbstd_group: int = 4,
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
         c = channels_at(image_size, channel_base, max_width)
+        final = channels_at(4, channel_base, max_width)
+        # projection discriminator (Miyato & Koyama 2018): a class embedding dotted with the
+        # last hidden features, scaled by 1/sqrt(width) as StyleGAN2-ADA's cmap projection is
+        self.embed = nn.Embedding(num_classes, final) if num_classes else None
         self.from_rgb = EqualConv2d(channels, c, 1, activation=True)
         blocks = []
         res = image_size
@@ -230,10 +251,16 @@ class ResidualDiscriminator(nn.Module):
         self.fc = EqualLinear(c * 16, c, activation=True)
         self.out = EqualLinear(c, 1)
 
-    def forward(self, images: Tensor) -> Tensor:
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         x = self.blocks(self.from_rgb(images))
         x = self.conv(self.mbstd(x))
-        return self.out(self.fc(x.flatten(1))).flatten()
+        h = self.fc(x.flatten(1))
+        logit = self.out(h).flatten()
+        if self.embed is None:
+            return logit
+        if labels is None:
+            raise ValueError("this discriminator is conditional: call it as D(images, labels)")
+        return logit + (self.embed(labels) * h).sum(1) / math.sqrt(h.shape[1])
 
 
 class StyleGANModel(GANModel):
@@ -245,8 +272,9 @@ class StyleGANModel(GANModel):
         discriminator: ResidualDiscriminator,
         path_length_weight: float = 0.0,
         path_length_decay: float = 0.01,
+        num_classes: int = 0,
     ) -> None:
-        super().__init__(generator, discriminator)
+        super().__init__(generator, discriminator, num_classes=num_classes)
         self.path_length_weight = path_length_weight
         self.path_length_decay = path_length_decay
 
@@ -260,7 +288,7 @@ class StyleGANModel(GANModel):
             "walk": functools.partial(sampling.walk_view, self),
         }
 
-    def generator_penalty(self, z: Tensor) -> Tensor | None:
+    def generator_penalty(self, z: Tensor, labels: Tensor | None = None) -> Tensor | None:
         """Path length regularisation (paper §3.2), or None when its weight is 0.
 
         For a random image-space direction y ~ N(0, I)/sqrt(H·W), the length of
@@ -273,10 +301,11 @@ class StyleGANModel(GANModel):
             return None
         g: StyleGenerator = self.generator  # type: ignore[assignment]
         z = z[: max(1, z.shape[0] // 2)]
-        w = g.mapping(z)
+        labels = labels[: z.shape[0]] if labels is not None else None
+        w = g.mapping(z, labels)
         ws = g.broadcast(w)
         if g.mixing_prob > 0 and g.training:
-            ws = g._mix(z, ws, 1.0)
+            ws = g._mix(z, ws, 1.0, labels)
         images = g.synthesis(ws)
         noise = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
         (grad,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
@@ -288,6 +317,7 @@ class StyleGANModel(GANModel):
 
 def build(config: Any) -> StyleGANModel:
     """Build a StyleGAN-lite from a :class:`ganzoo_stylegan_lite.StyleGANLiteConfig`."""
+    k = conditional_classes(config)
     g = StyleGenerator(
         image_size=config.image_size,
         channels=config.channels,
@@ -298,6 +328,7 @@ def build(config: Any) -> StyleGANModel:
         channel_base=config.g_channel_base,
         max_width=config.max_width,
         mixing_prob=config.mixing_prob,
+        num_classes=k,
     )
     d = ResidualDiscriminator(
         image_size=config.image_size,
@@ -305,5 +336,6 @@ def build(config: Any) -> StyleGANModel:
         channel_base=config.d_channel_base,
         max_width=config.max_width,
         mbstd_group=config.mbstd_group,
+        num_classes=k,
     )
-    return StyleGANModel(g, d, path_length_weight=config.path_length_weight)
+    return StyleGANModel(g, d, path_length_weight=config.path_length_weight, num_classes=k)

@@ -343,8 +343,8 @@ class GANModel(ZooModel):
         if any(p.kind is p.VAR_KEYWORD for p in params):
             return
         named = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        skip = 2 if self.conditional else 1  # z, and the labels of a conditional generator
-        named = named[:1] + named[skip:]
+        # after z: a conditional generator's labels come from sample(labels=...) / --class
+        named = named[:1] + [name for name in named[1:] if name != "labels"]
         unknown = sorted(set(kwargs) - set(named[1:]))  # the first one is z
         if unknown:
             takes = ", ".join(named[1:]) or "no keyword arguments"

@@ -238,3 +238,32 @@ def test_conditional_stylegan_lite_takes_labels_in_every_term():
     assert {"r1", "gp", "g_penalty"} <= set(stats)
     assert all(torch.isfinite(v).all() for v in stats.values()), stats
     assert not torch.equal(before, model.generator.mapping_net.embed.weight)
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "stylegan_lite"])
+def test_the_conformance_kit_checks_conditional_models(arch, tmp_path):
+    from ganzoo.testing import check_model
+
+    report = check_model(
+        arch,
+        only=["forward", "backward", "sample", "conditional", "save_load", "train"],
+        conditional=True,
+        num_classes=10,
+        workdir=tmp_path,
+        train_steps=2,
+    )
+    assert "conditional" in report.passed and report.ok
+
+
+def test_the_kit_catches_a_generator_that_ignores_its_labels(tmp_path):
+    model = tiny_cdcgan(10)
+    with torch.no_grad():
+        model.generator.embed.weight.zero_()  # every class embedded alike: labels ignored
+    from ganzoo.testing import gan_checks
+    from ganzoo.testing.report import CheckFailed
+    from ganzoo.testing.runner import Subject
+
+    subject = Subject("dcgan", overrides={"conditional": True, "num_classes": 10}, workdir=tmp_path)
+    subject._model = model
+    with pytest.raises(CheckFailed, match="ignores its labels"):
+        gan_checks.check_conditional(subject)

@@ -217,7 +217,9 @@ def check_save_load(s: Subject) -> None:
         model.train()
         with torch.no_grad():
             z = model.sample_latent(4, generator=torch.Generator().manual_seed(0))
-            model.discriminator(model.generator(z.to(s.device)))
+            from .gan_checks import _D, _G
+
+            _D(model, _G(model, z.to(s.device)))
         model.eval()
     folder = s.workdir / f"{s.name}-saved"
     model.save_pretrained(folder)

@@ -78,6 +78,26 @@ def _latent(model: Any, seed: int = 0) -> Tensor:
     return z.to(model.device)
 
 
+def _labels(model: Any) -> Tensor | None:
+    """N class labels cycling through a conditional model's classes; None when unconditional."""
+    import torch
+
+    k = int(getattr(model, "num_classes", 0) or 0)
+    return (torch.arange(N) % k).to(model.device) if k else None
+
+
+def _G(model: Any, z: Tensor) -> Any:
+    """The generator as the trainer calls it: ``G(z)``, or ``G(z, labels)`` if conditional."""
+    y = _labels(model)
+    return model.generator(z) if y is None else model.generator(z, y)
+
+
+def _D(model: Any, x: Any) -> Any:
+    """The discriminator as the trainer calls it: ``D(x)``, or ``D(x, labels)``."""
+    y = _labels(model)
+    return model.discriminator(x) if y is None else model.discriminator(x, y)
+
+
 def check_forward(s: Subject) -> None:
     """Eval-mode G gives finite images of ``image_shape`` in [-1, 1]; D gives N finite logits
     for G's output and for ``prepare_real`` of a real batch."""
@@ -87,12 +107,12 @@ def check_forward(s: Subject) -> None:
     model.eval()
     z = _latent(model)
     with torch.no_grad():
-        out = model.generator(z)
+        out = _G(model, z)
         _finite(out, "the generator's output")
         _images(model.final_image(out), s, "final_image(generator(z))", (N, *model.image_shape))
-        _logits(model.discriminator(out), "discriminator(generator(z))")
+        _logits(_D(model, out), "discriminator(generator(z))")
         real = torch.rand(N, *model.image_shape, device=model.device) * 2 - 1
-        _logits(model.discriminator(model.prepare_real(real)), "discriminator(prepare_real(x))")
+        _logits(_D(model, model.prepare_real(real)), "discriminator(prepare_real(x))")
 
 
 def _grads(net: Any, label: str) -> None:
@@ -115,14 +135,15 @@ def check_backward(s: Subject) -> None:
     model = s.new_model()
     model.train()
     z = _latent(model)
-    model.discriminator(model.generator(z)).mean().backward()
+    _D(model, _G(model, z)).mean().backward()
     _grads(model.generator, "generator")
     _grads(model.discriminator, "discriminator")
     model.zero_grad(set_to_none=True)
     real = torch.rand(N, *model.image_shape, device=model.device) * 2 - 1
-    model.discriminator(model.prepare_real(real)).mean().backward()
+    _D(model, model.prepare_real(real)).mean().backward()
     _grads(model.discriminator, "discriminator (on real images)")
-    extra = model.generator_penalty(z)
+    y = _labels(model)
+    extra = model.generator_penalty(z) if y is None else model.generator_penalty(z, labels=y)
     if extra is not None:
         if not isinstance(extra, torch.Tensor) or extra.dim() != 0:
             shape = tuple(extra.shape) if isinstance(extra, torch.Tensor) else type(extra)
@@ -222,3 +243,44 @@ def check_train(s: Subject) -> None:
             )
     if "generator_ema" not in trained.networks():
         raise CheckFailed("the checkpoint of a run with ema=true has no generator_ema")
+
+
+def check_conditional(s: Subject) -> None:
+    """A conditional model (``num_classes > 0``): its images depend on the labels, a wrong
+    label is refused with a ConfigError naming the valid classes, and ``save_pretrained`` /
+    ``from_pretrained`` keep ``num_classes`` and the class names. Skipped when unconditional."""
+    import torch
+
+    from ..errors import ConfigError
+    from .report import CheckSkipped
+
+    model = s.model()
+    k = int(getattr(model, "num_classes", 0) or 0)
+    if not k:
+        raise CheckSkipped("unconditional (num_classes = 0)")
+    z = model.sample_latent(N, generator=torch.Generator().manual_seed(0), device="cpu")
+    a, b = model.sample(N, z=z, labels=0), model.sample(N, z=z, labels=k - 1)
+    if torch.equal(a, b):
+        raise CheckFailed(
+            f"sample(labels=0) and sample(labels={k - 1}) gave identical images from the same "
+            "latents: the generator ignores its labels"
+        )
+    for bad in (k, -1):
+        try:
+            model.sample(1, labels=bad)
+        except ConfigError:
+            continue
+        raise CheckFailed(f"sample(labels={bad}) was accepted; the model has {k} classes")
+    folder = s.workdir / "conditional"
+    model.save_pretrained(folder)
+    from ..hub import from_pretrained
+
+    loaded = from_pretrained(folder)
+    if loaded.num_classes != k or loaded.class_names != model.class_names:
+        raise CheckFailed(
+            f"save/load changed the classes: {k} {model.class_names} became "
+            f"{loaded.num_classes} {loaded.class_names}; build GANModel(..., num_classes=k) "
+            "from the config's num_classes and keep class_names in the config"
+        )
+    if not torch.equal(loaded.sample(N, z=z, labels=1).cpu(), model.sample(N, z=z, labels=1).cpu()):
+        raise CheckFailed("the loaded model draws other images for the same latents and labels")

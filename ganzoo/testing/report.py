@@ -13,6 +13,11 @@ CHECKS: dict[str, tuple[str, bool]] = {
     "forward": ("G and D run and give shapes, ranges and finite values the trainer expects", True),
     "backward": ("gradients reach both networks and are finite", True),
     "sample": ("the same seed gives the same images, another seed other images", True),
+    "conditional": (
+        "a conditional model's images follow its labels, bad labels are refused, and "
+        "save/load keeps its classes (skipped when unconditional)",
+        True,
+    ),
     "save_load": (
         "save_pretrained then from_pretrained gives identical weights and outputs",
         False,

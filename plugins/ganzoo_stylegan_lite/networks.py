@@ -280,8 +280,12 @@ class StyleGANModel(GANModel):
 
     def views(self) -> dict[str, Callable[..., ImageGrid]]:
         """Model-specific pictures for ``ganzoo sample --view NAME``: ``mix`` (also ``--mix``),
-        a style-mixing grid, and ``walk``, rows of straight walks in W space."""
+        a style-mixing grid, and ``walk``, rows of straight walks in W space. None yet for a
+        conditional model (the views draw unconditional latents)."""
         from . import sampling
+
+        if self.conditional:
+            return {}
 
         return {
             "mix": functools.partial(sampling.mix_view, self),

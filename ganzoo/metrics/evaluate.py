@@ -58,6 +58,7 @@ class Evaluator:
         n_cls = self.extractor.num_classes
         self.classifies = bool(n_cls and labels is not None and int(labels.max()) < n_cls)
         self._floor: dict[str, Any] | None = None
+        self._class_floor: dict[str, Any] | None = None
 
     @property
     def n(self) -> int:
@@ -172,6 +173,15 @@ class Evaluator:
             self._floor = self.score_images(self.held_out.images)
         return self._floor
 
+    def class_floor(self) -> dict[str, Any]:
+        """Class accuracy and per-class FD of the held-out real images with their own labels:
+        what a conditional model can expect at best (per-class FD is biased up at ~60 images a
+        class, so it reads against this floor, not against the overall FD)."""
+        if self._class_floor is None:
+            feats, logits = embed(self.extractor, self.held_out.images, self.protocol.batch_size)
+            self._class_floor = self.class_scores(feats, logits, self.held_out.labels)
+        return self._class_floor
+
     # -- reporting -------------------------------------------------------------------------
     def report(
         self,
@@ -199,6 +209,8 @@ class Evaluator:
             "metrics": metrics,
             "floor": self.floor() if floor else None,
         }
+        if rep["floor"] and metrics and "class_accuracy" in metrics:
+            rep["floor"] = {**rep["floor"], **self.class_floor()}
         if metrics and rep["floor"] and rep["floor"]["fd"] > 0:
             rep["fd_over_floor"] = metrics["fd"] / rep["floor"]["fd"]
         return rep

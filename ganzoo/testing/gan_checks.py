@@ -248,16 +248,23 @@ def check_train(s: Subject) -> None:
 def check_conditional(s: Subject) -> None:
     """A conditional model (``num_classes > 0``): its images depend on the labels, a wrong
     label is refused with a ConfigError naming the valid classes, and ``save_pretrained`` /
-    ``from_pretrained`` keep ``num_classes`` and the class names. Skipped when unconditional."""
+    ``from_pretrained`` keep ``num_classes`` and the class names. An unconditional model
+    must refuse labels rather than ignore them."""
     import torch
 
     from ..errors import ConfigError
-    from .report import CheckSkipped
 
     model = s.model()
     k = int(getattr(model, "num_classes", 0) or 0)
     if not k:
-        raise CheckSkipped("unconditional (num_classes = 0)")
+        try:
+            model.sample(1, labels=0)
+        except ConfigError:
+            return
+        raise CheckFailed(
+            "an unconditional model accepted sample(labels=0): leave GANModel.check_labels "
+            "to refuse labels when num_classes is 0"
+        )
     z = model.sample_latent(N, generator=torch.Generator().manual_seed(0), device="cpu")
     a, b = model.sample(N, z=z, labels=0), model.sample(N, z=z, labels=k - 1)
     if torch.equal(a, b):

@@ -15,7 +15,7 @@ CHECKS: dict[str, tuple[str, bool]] = {
     "sample": ("the same seed gives the same images, another seed other images", True),
     "conditional": (
         "a conditional model's images follow its labels, bad labels are refused, and "
-        "save/load keeps its classes (skipped when unconditional)",
+        "save/load keeps its classes (an unconditional one refuses labels)",
         True,
     ),
     "save_load": (

@@ -144,7 +144,7 @@ def train_step(
         opt_d.zero_grad(set_to_none=True)
         total_d.backward()
         skip_loss = loss_d.detach()
-        average = getattr(D, "average_gradients", None)
+        average = getattr(D_net, "average_gradients", None)
         if average is not None:  # torchrun: D's gradients and loss averaged over the ranks
             (skip_loss,) = average(skip_loss)
         opt_d.step()

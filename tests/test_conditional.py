@@ -267,3 +267,14 @@ def test_the_kit_catches_a_generator_that_ignores_its_labels(tmp_path):
     subject._model = model
     with pytest.raises(CheckFailed, match="ignores its labels"):
         gan_checks.check_conditional(subject)
+
+
+def test_eval_every_and_dataset_label_frequencies_work_for_a_conditional_run(tmp_path):
+    layers = [{**TINY_COND, "batch_size": 8, "progress": False, "n_samples": 4, "steps": 2,
+               "conditional": True, "label_dist": "dataset", "eval_every": 2, "eval_n": 40,
+               "log_every": 1}]  # fmt: skip
+    run.execute(run.plan_new_run("dcgan", data="digits", layers=layers, out=tmp_path / "r"))
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").open()]
+    scored = [r for r in rows if "eval_class_accuracy" in r]
+    assert scored and 0.0 <= scored[-1]["eval_class_accuracy"] <= 1.0
+    assert "eval_class_fd_mean" in scored[-1]

@@ -157,7 +157,7 @@ def check_backward(s: Subject) -> None:
 
 def check_sample(s: Subject) -> None:
     """``sample(n, seed)`` is reproducible, differs across seeds, and lies in [-1, 1]; every
-    entry of ``views()`` renders."""
+    entry of ``views()`` renders; labels behave (:func:`check_conditional`)."""
     import torch
 
     model = s.model()
@@ -191,6 +191,7 @@ def check_sample(s: Subject) -> None:
             raise CheckFailed(f"view {view!r} returned values outside [-1, 1]")
         if not torch.equal(first, render(n=2, seed=0, ema=None).images):
             raise CheckFailed(f"view {view!r} is not reproducible for a fixed seed")
+    check_conditional(s)
 
 
 def check_train(s: Subject) -> None:
@@ -246,8 +247,8 @@ def check_train(s: Subject) -> None:
 
 
 def check_conditional(s: Subject) -> None:
-    """A conditional model (``num_classes > 0``): its images depend on the labels, a wrong
-    label is refused with a ConfigError naming the valid classes, and ``save_pretrained`` /
+    """Part of the ``sample`` check. A conditional model (``num_classes > 0``): its images
+    depend on the labels, a wrong label is refused with a ConfigError naming the valid classes, and ``save_pretrained`` /
     ``from_pretrained`` keep ``num_classes`` and the class names. An unconditional model
     must refuse labels rather than ignore them."""
     import torch

@@ -12,10 +12,9 @@ CHECKS: dict[str, tuple[str, bool]] = {
     "build": ("the builder returns the declared kind of model, reproducibly", False),
     "forward": ("G and D run and give shapes, ranges and finite values the trainer expects", True),
     "backward": ("gradients reach both networks and are finite", True),
-    "sample": ("the same seed gives the same images, another seed other images", True),
-    "conditional": (
-        "a conditional model's images follow its labels, bad labels are refused, and "
-        "save/load keeps its classes (an unconditional one refuses labels)",
+    "sample": (
+        "the same seed gives the same images, another seed other images; a conditional "
+        "model's follow its labels, refuse bad ones and keep their classes through save/load",
         True,
     ),
     "save_load": (

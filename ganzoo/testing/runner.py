@@ -146,7 +146,6 @@ def _check_functions() -> dict[str, Callable[[Subject], None]]:
         "forward": gan_checks.check_forward,
         "backward": gan_checks.check_backward,
         "sample": gan_checks.check_sample,
-        "conditional": gan_checks.check_conditional,
         "save_load": checks.check_save_load,
         "train": gan_checks.check_train,
         "info": checks.check_info,

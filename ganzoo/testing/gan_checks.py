@@ -249,8 +249,8 @@ def check_train(s: Subject) -> None:
 def check_conditional(s: Subject) -> None:
     """Part of the ``sample`` check. A conditional model (``num_classes > 0``): its images
     depend on the labels, a wrong label is refused with a ConfigError naming the valid
-    classes, and ``save_pretrained`` / ``from_pretrained`` keep ``num_classes`` and the class names. An unconditional model
-    must refuse labels rather than ignore them."""
+    classes, and ``save_pretrained`` / ``from_pretrained`` keep ``num_classes`` and the class
+    names. An unconditional model must refuse labels rather than ignore them."""
     import torch
 
     from ..errors import ConfigError

@@ -13,7 +13,13 @@ patching it:
 - ``GET /api/models/ID[/revision/REV]`` (``repo_info``), ``GET /api/models/ID/tree/REV``
   (``list_repo_tree``, used by ``snapshot_download``);
 - ``HEAD``/``GET /ID/resolve/REV/PATH`` with ``X-Repo-Commit``, ``ETag`` and ``Content-Length``
-  (``hf_hub_download``).
+  (``hf_hub_download``), and byte ranges (``Range: bytes=A-B``, answered 206) as
+  ``HfFileSystem`` reads them.
+
+Dataset repositories answer the same routes under ``/api/datasets/ID/...`` and
+``/datasets/ID/resolve/...`` (``seed(..., repo_type="dataset")``), plus what the ``datasets``
+library asks of them: ``tree`` listings with folders (non-recursive unless ``recursive=true``)
+and ``POST .../paths-info/REV`` (``HfFileSystem.info``).
 
 Errors carry the ``X-Error-Code`` header the client maps to its exception classes
 (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``). Writes need a token from
@@ -33,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
 #: the write token the test server accepts by default
@@ -61,10 +67,16 @@ class Commit:
     files: dict[str, bytes]
 
 
+def repo_key(repo_id: str, repo_type: str = "model") -> str:
+    """Where a repo lives in ``HubServer.repos``: models by id, others as ``datasets/ID``."""
+    return repo_id if repo_type == "model" else f"{repo_type}s/{repo_id}"
+
+
 @dataclass
 class Repo:
     repo_id: str
     private: bool = False
+    repo_type: str = "model"
     branches: dict[str, str] = field(default_factory=dict)
     commits: dict[str, Commit] = field(default_factory=dict)
 
@@ -137,31 +149,46 @@ class HubServer:
         repo.branches[branch] = oid
         return oid
 
-    def create(self, repo_id: str, private: bool = False) -> Repo:
-        repo = Repo(repo_id, private)
-        self.repos[repo_id] = repo
+    def create(self, repo_id: str, private: bool = False, repo_type: str = "model") -> Repo:
+        repo = Repo(repo_id, private, repo_type)
+        self.repos[repo_key(repo_id, repo_type)] = repo
         self.new_commit(repo, "main", {".gitattributes": GITATTRIBUTES}, "initial commit", None)
         return repo
 
-    def seed(self, repo_id: str, files: dict[str, bytes], private: bool = False) -> str:
+    def seed(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        private: bool = False,
+        repo_type: str = "model",
+    ) -> str:
         """Create ``repo_id`` holding exactly ``files`` (plus .gitattributes); the commit id."""
         with self._lock:
-            repo = self.create(repo_id, private)
+            repo = self.create(repo_id, private, repo_type)
             head = repo.branches["main"]
             return self.new_commit(
                 repo, "main", {**repo.commits[head].files, **files}, "seed", head
             )
 
-    def put_file(self, repo_id: str, path: str, data: bytes, branch: str = "main") -> str:
+    def put_file(
+        self,
+        repo_id: str,
+        path: str,
+        data: bytes,
+        branch: str = "main",
+        repo_type: str = "model",
+    ) -> str:
         """Replace one file in a new commit on ``branch`` (e.g. to tamper with weights)."""
         with self._lock:
-            repo = self.repos[repo_id]
+            repo = self.repos[repo_key(repo_id, repo_type)]
             head = repo.branches[branch]
             files = {**repo.commits[head].files, path: data}
             return self.new_commit(repo, branch, files, f"replace {path}", head)
 
-    def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
-        commit = self.repos[repo_id].resolve(revision)
+    def files(
+        self, repo_id: str, revision: str = "main", repo_type: str = "model"
+    ) -> dict[str, bytes]:
+        commit = self.repos[repo_key(repo_id, repo_type)].resolve(revision)
         assert commit is not None
         return dict(commit.files)
 
@@ -174,8 +201,10 @@ class HubServer:
         auth = headers.get("Authorization", "")
         return auth.startswith("Bearer ") and auth[len("Bearer ") :] in self.tokens
 
-    def repo(self, repo_id: str, headers: Any, write: bool = False) -> Repo:
-        repo = self.repos.get(repo_id)
+    def repo(
+        self, repo_id: str, headers: Any, write: bool = False, repo_type: str = "model"
+    ) -> Repo:
+        repo = self.repos.get(repo_key(repo_id, repo_type))
         if write and not self.token_ok(headers):
             raise HubError(401, "Invalid credentials in Authorization header")
         if repo is None or (repo.private and not self.token_ok(headers)):
@@ -197,6 +226,47 @@ def _split_api_path(path: str) -> tuple[str, str, list[str]]:
     repo_id = f"{unquote(parts[0])}/{unquote(parts[1])}"
     action = parts[2] if len(parts) > 2 else ""
     return repo_id, action, [unquote(p) for p in parts[3:]]
+
+
+def _file_entry(path: str, data: bytes) -> dict:
+    return {"type": "file", "oid": git_blob_sha1(data), "size": len(data), "path": path}
+
+
+def _folder_entry(path: str) -> dict:
+    return {"type": "directory", "oid": hashlib.sha1(path.encode()).hexdigest(), "path": path}
+
+
+def _tree_entries(files: dict[str, bytes], prefix: str, recursive: bool) -> list[dict]:
+    """The Hub's tree listing under ``prefix``: files and folders, one level unless recursive."""
+    base = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    entries: dict[str, dict] = {}
+    for path, data in sorted(files.items()):
+        if not path.startswith(base):
+            continue
+        parts = path[len(base) :].split("/")
+        for depth in range(1, len(parts)):  # the folders on the way
+            folder = base + "/".join(parts[:depth])
+            if recursive or depth == 1:
+                entries.setdefault(folder, _folder_entry(folder))
+        if recursive or len(parts) == 1:
+            entries[path] = _file_entry(path, data)
+    if base and not entries:
+        raise HubError(404, f"Entry not found: {prefix}", "EntryNotFound")
+    return [entries[k] for k in sorted(entries)]
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``Range: bytes=A-B`` (or ``A-``, ``-N``) as a half-open (start, end), None for all."""
+    if not header or not header.startswith("bytes="):
+        return None
+    first, _, last = header[len("bytes=") :].split(",")[0].strip().partition("-")
+    if not first:
+        start, end = max(0, size - int(last)), size
+    else:
+        start, end = int(first), min(size, int(last) + 1) if last else size
+    if start >= size:
+        raise HubError(416, "Requested range not satisfiable")
+    return start, end
 
 
 def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
@@ -232,7 +302,8 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
 
         def dispatch(self, method: str) -> None:
-            path = urlsplit(self.path).path
+            url = urlsplit(self.path)
+            path, self.query = url.path, parse_qs(url.query)
             with hub._lock:
                 hub.requests.append((method, path))
             body = self.body() if method == "POST" else b""
@@ -263,24 +334,33 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 return self.create_repo(json.loads(body))
             if method == "POST" and path == "/api/validate-yaml":
                 return 200, {"errors": [], "warnings": []}, None, {}
-            if path.startswith("/api/models/"):
-                repo_id, action, rest = _split_api_path(path)
-                if method == "GET" and action in ("", "revision"):
-                    return self.model_info(repo_id, rest[0] if rest else "main")
-                if method == "GET" and action == "tree":
-                    return self.tree(repo_id, rest[0], "/".join(rest[1:]))
-                if method == "POST" and action == "preupload":
-                    return self.preupload(repo_id, rest[0], json.loads(body))
-                if method == "POST" and action == "commit":
-                    return self.commit(repo_id, rest[0], body)
-                if method == "POST" and action == "branch":
-                    return self.create_branch(repo_id, rest[0], json.loads(body or b"{}"))
-            parts = path.split("/")
+            for kind in ("model", "dataset"):
+                if path.startswith(f"/api/{kind}s/"):
+                    return self.api_route(method, kind, *_split_api_path(path), body)
+            parts = [unquote(p) for p in path.split("/")]
+            kind = "model"
+            if len(parts) > 1 and parts[1] == "datasets":
+                kind, parts = "dataset", parts[1:]
             if method in ("GET", "HEAD") and len(parts) >= 6 and parts[3] == "resolve":
-                repo_id = f"{unquote(parts[1])}/{unquote(parts[2])}"
-                filename = "/".join(unquote(p) for p in parts[5:])
-                return self.resolve(repo_id, unquote(parts[4]), filename)
+                return self.resolve(f"{parts[1]}/{parts[2]}", parts[4], "/".join(parts[5:]), kind)
             raise HubError(404, f"no route for {method} {path}")
+
+        def api_route(
+            self, method: str, kind: str, repo_id: str, action: str, rest: list[str], body: bytes
+        ) -> tuple[int, Any, bytes | None, dict]:
+            if method == "GET" and action in ("", "revision"):
+                return self.repo_info(repo_id, rest[0] if rest else "main", kind)
+            if method == "GET" and action == "tree":
+                return self.tree(repo_id, rest[0], "/".join(rest[1:]), kind)
+            if method == "POST" and action == "paths-info":
+                return self.paths_info(repo_id, rest[0], parse_qs(body.decode()), kind)
+            if kind == "model" and method == "POST" and action == "preupload":
+                return self.preupload(repo_id, rest[0], json.loads(body))
+            if kind == "model" and method == "POST" and action == "commit":
+                return self.commit(repo_id, rest[0], body)
+            if kind == "model" and method == "POST" and action == "branch":
+                return self.create_branch(repo_id, rest[0], json.loads(body or b"{}"))
+            raise HubError(404, f"no route for {method} {kind} {action}")
 
         def create_repo(self, payload: dict) -> tuple[int, Any, None, dict]:
             if not hub.token_ok(self.headers):
@@ -301,8 +381,8 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             repo.branches[branch] = start.oid
             return 200, {}, None, {}
 
-        def model_info(self, repo_id: str, revision: str) -> tuple:
-            repo = hub.repo(repo_id, self.headers)
+        def repo_info(self, repo_id: str, revision: str, kind: str) -> tuple:
+            repo = hub.repo(repo_id, self.headers, repo_type=kind)
             commit = hub.commit_at(repo, revision)
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             info = {
@@ -322,13 +402,20 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             }
             return 200, info, None, {}
 
-        def tree(self, repo_id: str, revision: str, prefix: str) -> tuple:
-            commit = hub.commit_at(hub.repo(repo_id, self.headers), revision)
-            entries = [
-                {"type": "file", "oid": git_blob_sha1(data), "size": len(data), "path": path}
-                for path, data in sorted(commit.files.items())
-                if not prefix or path.startswith(prefix.rstrip("/") + "/")
-            ]
+        def tree(self, repo_id: str, revision: str, prefix: str, kind: str) -> tuple:
+            commit = hub.commit_at(hub.repo(repo_id, self.headers, repo_type=kind), revision)
+            recursive = self.query.get("recursive", ["false"])[0].lower() == "true"
+            return 200, _tree_entries(commit.files, prefix, recursive), None, {}
+
+        def paths_info(self, repo_id: str, revision: str, form: dict, kind: str) -> tuple:
+            commit = hub.commit_at(hub.repo(repo_id, self.headers, repo_type=kind), revision)
+            entries = []
+            for wanted in form.get("paths", []):
+                wanted = wanted.strip("/")
+                if wanted in commit.files:
+                    entries.append(_file_entry(wanted, commit.files[wanted]))
+                elif any(p.startswith(wanted + "/") for p in commit.files):
+                    entries.append(_folder_entry(wanted))
             return 200, entries, None, {}
 
         def preupload(self, repo_id: str, revision: str, payload: dict) -> tuple:
@@ -387,8 +474,8 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 {},
             )
 
-        def resolve(self, repo_id: str, revision: str, filename: str) -> tuple:
-            commit = hub.commit_at(hub.repo(repo_id, self.headers), revision)
+        def resolve(self, repo_id: str, revision: str, filename: str, kind: str) -> tuple:
+            commit = hub.commit_at(hub.repo(repo_id, self.headers, repo_type=kind), revision)
             data = commit.files.get(filename)
             if data is None:
                 raise HubError(
@@ -398,6 +485,11 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                     {"X-Repo-Commit": commit.oid},
                 )
             headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{git_blob_sha1(data)}"'}
-            return 200, None, data, headers
+            wanted = _byte_range(self.headers.get("Range"), len(data))
+            if wanted is None:
+                return 200, None, data, headers
+            start, end = wanted
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
+            return 206, None, data[start:end], headers
 
     return Handler

@@ -9,7 +9,11 @@ import click
 
 @click.command("train")
 @click.argument("arch", required=False)
-@click.option("--data", help="Dataset name (digits, lfw, photos, ...) or a folder of images.")
+@click.option(
+    "--data",
+    help="A dataset name (digits, lfw, photos, ...), a folder of images, .parquet/.arrow "
+    "files or hf://datasets/ORG/NAME[@REV][:SPLIT] (ganzoo data info SOURCE).",
+)
 @click.option("--steps", type=int, help="Total steps; with --resume, the new total.")
 @click.option("--batch-size", type=int, help="Images per step (global under torchrun).")
 @click.option("--lr-g", type=float, help="Generator learning rate.")

@@ -1,7 +1,8 @@
 """The adversarial trainer: the loop around :func:`ganzoo.training.step.train_step`.
 
 It owns what every GAN shares: optimisers with separate learning rates and betas for G and D,
-the EMA of G, batches drawn on the device from a dataset held there, fixed-latent sample grids,
+the EMA of G, batches from :func:`ganzoo.data.feed.open_feed` (uint8 until on the device,
+with their labels), fixed-latent sample grids,
 atomic checkpoints with exact resume, losses read back only every ``log_every`` steps, a
 progress bar, ``metrics.jsonl`` and a loss plot. Architectures differ only through the model's
 documented extension points (``prepare_real``, ``final_image``, ``sample_latent``,
@@ -46,7 +47,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 class AdversarialTrainer:
-    """Fits a :class:`ganzoo.models.GANModel` to an :class:`ganzoo.data.ImageSet`."""
+    """Fits a :class:`ganzoo.models.GANModel` to data from :func:`ganzoo.data.open_dataset`
+    (an ``ImageStore`` or ``ImageStream``) or an :class:`ganzoo.data.ImageSet`."""
 
     def fit(
         self,
@@ -94,14 +96,9 @@ class AdversarialTrainer:
         opt_d = torch.optim.Adam(
             model.discriminator.parameters(), lr=options.lr_d, betas=tuple(options.betas_d)
         )
-        images = data.images
-        if not on_cuda or images.numel() * 4 < 2 * 1024**3:  # small datasets live on the device
-            images = images.to(dev)
-        if on_cuda and options.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        n_images = images.shape[0]
-        # One stream shared by every rank: each draws the global batch and keeps its slice
-        # (world.shard), so N processes see exactly the batches one process would.
+        # One latent stream shared by every rank: each draws the global batch and keeps its
+        # slice (world.shard), so N processes see exactly the batches one process would; the
+        # real images are chosen the same way, from (seed, step) (ganzoo.data.feed).
         gen = torch.Generator(device=dev).manual_seed(options.seed * 1000)
         fixed_z = model.sample_latent(
             options.n_samples, generator=torch.Generator().manual_seed(options.seed + 1)
@@ -113,9 +110,13 @@ class AdversarialTrainer:
             start = self._restore(run_dir, model, {"g": opt_g, "d": opt_d}, gen)
             world.restore_rng(latest_checkpoint(run_dir), options.seed, start)
         log = MetricsLog(run_dir / "metrics.jsonl", enabled=world.is_main, truncate_after=start)
+        from ..data.feed import eval_images, open_feed
         from ..metrics.evaluate import training_evaluator  # None unless options.eval_every
 
-        evaluate = training_evaluator(options, data, dev) if world.is_main else None
+        evaluate = None
+        if world.is_main and options.eval_every:
+            evaluate = training_evaluator(options, eval_images(data), dev)
+        feed = open_feed(data, options, world, dev, start)
         bar = progress_bar(options, start, enabled=world.is_main)
         acc: dict[str, torch.Tensor] = {}
         acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
@@ -179,11 +180,7 @@ class AdversarialTrainer:
         try:
             stop.__enter__()
             for step in range(start, options.steps):
-                idx = torch.randint(
-                    n_images, (options.batch_size * options.d_steps,), generator=gen, device=dev
-                )
-                idx = world.shard(idx, options.d_steps).to(images.device)
-                real = images[idx].to(dev, non_blocking=True)
+                real = feed.batch(step).images  # .labels: class indices, for conditional models
                 z = world.shard(model.sample_latent(options.batch_size, generator=gen, device=dev))
                 stats = train_step(model, real, z, opt_g, opt_d, cfg, step, g_model, d_model)
                 if model.generator_ema is not None:
@@ -223,6 +220,7 @@ class AdversarialTrainer:
             ) from None
         finally:
             stop.__exit__()
+            feed.close()
             bar.close()
             if world.is_main:
                 from .plot import plot_losses

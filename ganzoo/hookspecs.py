@@ -50,8 +50,10 @@ def ganzoo_register_losses(register: Callable[..., None]) -> None:
 def ganzoo_register_datasets(register: Callable[..., None]) -> None:
     """Register datasets: ``register(name, load, summary="...")``.
 
-    ``load(image_size: int, channels: int) -> ganzoo.data.ImageSet`` returns every image as one
-    float tensor ``N×C×H×W`` in ``[-1, 1]`` (with class labels where the data has them). Names
+    ``load(image_size: int, channels: int)`` returns either a ``ganzoo.data.ImageSet`` (every
+    image as one float tensor ``N×C×H×W`` in ``[-1, 1]``, with class labels where the data has
+    them: small data) or a ``datasets.Dataset`` with an ``Image`` column (and a ``ClassLabel``
+    for labels), which ganzoo decodes once into its uint8 cache like any other source. Names
     are what users type after ``--data``.
     """
 

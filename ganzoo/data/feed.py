@@ -335,6 +335,21 @@ def open_feed(data: Any, options: Any, world: Any, device: Any, start: int) -> F
     return LoaderFeed(batches, start, options.steps, workers, device, channels_last)
 
 
+def summary(data: Any, feed: Feed) -> str:
+    """One line for the start of a run: what is trained on, and how it is fed."""
+    from . import ImageSet
+
+    if isinstance(data, ImageSet):
+        n, (c, h, w) = len(data), tuple(data.images.shape[1:])
+        classes = data.classes
+    else:
+        n, h, w, c = getattr(data, "count", None), data.image_size, data.image_size, data.channels
+        classes = data.classes
+    count = f"{n:,} images" if n is not None else "a stream of images"
+    labels = f", {len(classes)} classes" if classes else ""
+    return f"{count} of {h}×{w}×{c}{labels}; batches {feed.describe()}"
+
+
 def eval_images(data: Any) -> Any:
     """What training-time evaluation compares samples with: an ImageSet."""
     from . import ImageSet

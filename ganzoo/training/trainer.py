@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -110,13 +111,15 @@ class AdversarialTrainer:
             start = self._restore(run_dir, model, {"g": opt_g, "d": opt_d}, gen)
             world.restore_rng(latest_checkpoint(run_dir), options.seed, start)
         log = MetricsLog(run_dir / "metrics.jsonl", enabled=world.is_main, truncate_after=start)
-        from ..data.feed import eval_images, open_feed
+        from ..data.feed import eval_images, open_feed, summary
         from ..metrics.evaluate import training_evaluator  # None unless options.eval_every
 
         evaluate = None
         if world.is_main and options.eval_every:
             evaluate = training_evaluator(options, eval_images(data), dev)
         feed = open_feed(data, options, world, dev, start)
+        if world.is_main and options.progress:
+            print(f"ganzoo: data: {summary(data, feed)}", file=sys.stderr, flush=True)
         bar = progress_bar(options, start, enabled=world.is_main)
         acc: dict[str, torch.Tensor] = {}
         acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start

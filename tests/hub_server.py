@@ -41,6 +41,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+try:  # tests/ as a package, or as a plain folder on sys.path
+    from .hub_files import (
+        HubError,
+        byte_range,
+        file_entry,
+        folder_entry,
+        git_blob_sha1,
+        tree_entries,
+    )
+except ImportError:
+    from hub_files import (
+        HubError,
+        byte_range,
+        file_entry,
+        folder_entry,
+        git_blob_sha1,
+        tree_entries,
+    )
+
 GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
 #: the write token the test server accepts by default
 HUB_TOKEN = "hf_test_token"
@@ -52,11 +71,6 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-def git_blob_sha1(data: bytes) -> str:
-    """The git object id of a blob, which the Hub reports as a regular file's oid and ETag."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 @dataclass
@@ -84,23 +98,6 @@ class Repo:
         """The commit a branch name or a full commit id points at."""
         oid = self.branches.get(revision, revision)
         return self.commits.get(oid)
-
-
-class HubError(Exception):
-    """An error response: status, message, the client's ``X-Error-Code`` and extra headers."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None = None,
-        headers: dict | None = None,
-        payload: dict | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code = status, message, code
-        self.headers = headers or {}
-        self.payload = payload or {}
 
 
 class HubServer:
@@ -226,47 +223,6 @@ def _split_api_path(path: str) -> tuple[str, str, list[str]]:
     repo_id = f"{unquote(parts[0])}/{unquote(parts[1])}"
     action = parts[2] if len(parts) > 2 else ""
     return repo_id, action, [unquote(p) for p in parts[3:]]
-
-
-def _file_entry(path: str, data: bytes) -> dict:
-    return {"type": "file", "oid": git_blob_sha1(data), "size": len(data), "path": path}
-
-
-def _folder_entry(path: str) -> dict:
-    return {"type": "directory", "oid": hashlib.sha1(path.encode()).hexdigest(), "path": path}
-
-
-def _tree_entries(files: dict[str, bytes], prefix: str, recursive: bool) -> list[dict]:
-    """The Hub's tree listing under ``prefix``: files and folders, one level unless recursive."""
-    base = prefix.strip("/") + "/" if prefix.strip("/") else ""
-    entries: dict[str, dict] = {}
-    for path, data in sorted(files.items()):
-        if not path.startswith(base):
-            continue
-        parts = path[len(base) :].split("/")
-        for depth in range(1, len(parts)):  # the folders on the way
-            folder = base + "/".join(parts[:depth])
-            if recursive or depth == 1:
-                entries.setdefault(folder, _folder_entry(folder))
-        if recursive or len(parts) == 1:
-            entries[path] = _file_entry(path, data)
-    if base and not entries:
-        raise HubError(404, f"Entry not found: {prefix}", "EntryNotFound")
-    return [entries[k] for k in sorted(entries)]
-
-
-def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """``Range: bytes=A-B`` (or ``A-``, ``-N``) as a half-open (start, end), None for all."""
-    if not header or not header.startswith("bytes="):
-        return None
-    first, _, last = header[len("bytes=") :].split(",")[0].strip().partition("-")
-    if not first:
-        start, end = max(0, size - int(last)), size
-    else:
-        start, end = int(first), min(size, int(last) + 1) if last else size
-    if start >= size:
-        raise HubError(416, "Requested range not satisfiable")
-    return start, end
 
 
 def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
@@ -405,7 +361,7 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
         def tree(self, repo_id: str, revision: str, prefix: str, kind: str) -> tuple:
             commit = hub.commit_at(hub.repo(repo_id, self.headers, repo_type=kind), revision)
             recursive = self.query.get("recursive", ["false"])[0].lower() == "true"
-            return 200, _tree_entries(commit.files, prefix, recursive), None, {}
+            return 200, tree_entries(commit.files, prefix, recursive), None, {}
 
         def paths_info(self, repo_id: str, revision: str, form: dict, kind: str) -> tuple:
             commit = hub.commit_at(hub.repo(repo_id, self.headers, repo_type=kind), revision)
@@ -413,9 +369,9 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             for wanted in form.get("paths", []):
                 wanted = wanted.strip("/")
                 if wanted in commit.files:
-                    entries.append(_file_entry(wanted, commit.files[wanted]))
+                    entries.append(file_entry(wanted, commit.files[wanted]))
                 elif any(p.startswith(wanted + "/") for p in commit.files):
-                    entries.append(_folder_entry(wanted))
+                    entries.append(folder_entry(wanted))
             return 200, entries, None, {}
 
         def preupload(self, repo_id: str, revision: str, payload: dict) -> tuple:
@@ -485,7 +441,7 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                     {"X-Repo-Commit": commit.oid},
                 )
             headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{git_blob_sha1(data)}"'}
-            wanted = _byte_range(self.headers.get("Range"), len(data))
+            wanted = byte_range(self.headers.get("Range"), len(data))
             if wanted is None:
                 return 200, None, data, headers
             start, end = wanted

@@ -101,10 +101,15 @@ def make_folder(root: Path, count: int, size: int, procs: int = 2) -> Path:
 
 
 # -- measurements --------------------------------------------------------------------------------
-def ganzoo(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+def ganzoo(
+    args: list[str], env: dict[str, str], marks: dict[str, float] | None = None
+) -> tuple[float, float, float]:
     """Run ``python -m ganzoo ARGS``: (wall seconds, peak RSS of its largest process, peak
     RSS summed over its process tree, in MiB, sampled every 0.1 s; pages shared by forked
-    workers count once in each process that maps them)."""
+    workers count once in each process that maps them). ``marks`` gets, for each of its keys,
+    the seconds after launch at which a line of the run's stderr started with it."""
+    import threading
+
     import psutil
 
     t0 = time.perf_counter()
@@ -115,6 +120,18 @@ def ganzoo(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    err: list[str] = []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            err.append(line)
+            for key in marks or {}:
+                if line.startswith(key) and not marks[key]:
+                    marks[key] = time.perf_counter() - t0
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     top, largest, total = psutil.Process(proc.pid), 0, 0
     while proc.poll() is None:
         try:
@@ -125,9 +142,9 @@ def ganzoo(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
             pass
         time.sleep(0.1)
     wall = time.perf_counter() - t0
-    err = proc.stderr.read() if proc.stderr else ""
+    reader.join(timeout=10)
     if proc.returncode != 0:
-        raise SystemExit(f"ganzoo {' '.join(args)} failed:\n{err[-3000:]}")
+        raise SystemExit(f"ganzoo {' '.join(args)} failed:\n{''.join(err)[-3000:]}")
     return wall, largest / 2**20, total / 2**20
 
 
@@ -146,12 +163,16 @@ def train_args(folder: Path, size: int, channels: int, steps: int, out: Path) ->
 
 
 def first_step(folder: Path, size: int, env: dict[str, str], work: Path) -> dict[str, float]:
-    """Seconds from launch to the first logged step, on a prepared cache."""
+    """On a prepared cache: seconds from launch until the training loop starts (the trainer's
+    ``ganzoo: data:`` line, printed just before step 1) and until step 1 is logged."""
     out = work / "start-run"
     shutil.rmtree(out, ignore_errors=True)
     launch = time.time()
-    wall, _, _ = ganzoo([*train_args(folder, size, 3, 1, out), "--set", "log_every=1"], env)
-    return {"first_step": (out / "metrics.jsonl").stat().st_mtime - launch, "wall": wall}
+    marks = {"ganzoo: data:": 0.0}
+    args = [a for a in train_args(folder, size, 3, 1, out) if a != "--quiet"]
+    wall, _, _ = ganzoo([*args, "--set", "log_every=1"], env, marks)
+    done = (out / "metrics.jsonl").stat().st_mtime - launch
+    return {"loop": marks["ganzoo: data:"], "first_step": done, "wall": wall}
 
 
 def loader_rates(folder: Path, env: dict[str, str], batches: int = 300) -> dict[str, float]:
@@ -180,6 +201,61 @@ def loader_rates(folder: Path, env: dict[str, str], batches: int = 300) -> dict[
             feed.batch(step)
         out[name] = (batches - 1) * 64 / (time.perf_counter() - t0)
         feed.close()
+    return out
+
+
+def arrow_rate(folder: Path, env: dict[str, str], work: Path, batches: int = 300) -> float:
+    """The alternative store: the same uint8 images as an Arrow dataset that ``datasets``
+    memory-maps (an ``Array3D`` column), gathered 64 random rows at a time."""
+    os.environ.update(env)
+    import datasets
+
+    from ganzoo.data import open_dataset
+
+    store = open_dataset(folder, 32, 1, quiet=True)
+    path = work / "arrow-store"
+    if not path.exists():
+        pixels = store.load_all()
+        feature = datasets.Array3D(pixels.shape[1:], "uint8")
+        ds = datasets.Dataset.from_dict(
+            {"pixels": list(pixels)}, features=datasets.Features({"pixels": feature})
+        )
+        ds.save_to_disk(str(path))
+    ds = datasets.load_from_disk(str(path)).with_format("numpy")
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        ds[np.sort(rng.choice(len(ds), 64, replace=False)).tolist()]["pixels"]
+    return batches * 64 / (time.perf_counter() - t0)
+
+
+def memmap_vs_pread(folder: Path, env: dict[str, str], batches: int = 2000) -> list[str]:
+    """Random batches of 64 from a large prepared cache: np.memmap indexing against the
+    store's preadv, each in a fresh process: throughput and how much its RSS grew."""
+    code = f"""
+import os, sys, time, numpy as np, psutil
+os.environ.update({dict(env)!r})
+from ganzoo.data import open_dataset
+store = open_dataset({str(folder)!r}, 128, 3, quiet=True)
+rng = np.random.default_rng(0)
+how = sys.argv[1]
+mm = np.memmap(store.folder / "images.u8", np.uint8, "r").reshape(-1, 128, 128, 3)
+me = psutil.Process()
+before = me.memory_info().rss
+t0 = time.perf_counter()
+for _ in range({batches}):
+    idx = np.sort(rng.choice(store.count, 64, replace=False))
+    batch = np.ascontiguousarray(mm[idx]) if how == "memmap" else store.read(idx)
+rate = {batches} * 64 / (time.perf_counter() - t0)
+print(rate, (me.memory_info().rss - before) / 2**20)
+"""
+    out = []
+    for how in ("memmap", "preadv"):
+        done = subprocess.run(
+            [sys.executable, "-c", code, how], env=env, capture_output=True, text=True, check=True
+        )
+        rate, grew = map(float, done.stdout.split())
+        out.append(f"{how} {rate:,.0f} img/s, RSS +{grew:,.0f} MiB")
     return out
 
 
@@ -241,21 +317,28 @@ def main() -> None:
                 s = first_step(folder, size, env, work)
                 lines.append(
                     f"- `ganzoo train dcgan --data <{args.count:,} JPEGs> --set image_size={size} "
-                    f"--set channels=3`, second run: first step {s['first_step']:.1f} s after "
-                    f"launch (whole 1-step run {s['wall']:.1f} s)"
+                    f"--set channels=3`, second run: the training loop starts {s['loop']:.1f} s "
+                    f"after launch, step 1 is done at {s['first_step']:.1f} s (whole 1-step run "
+                    f"{s['wall']:.1f} s)"
                 )
         folder = make_folder(work / f"jpeg{sizes[0]}-{args.count}", args.count, sizes[0])
         if "loader" in phases:
             rates = loader_rates(folder, env)
             train = training_rate(folder, env, work)
+            arrow = arrow_rate(folder, env, work)
             lines.append(f"- DCGAN-32 (32 px, 1 channel, batch 64) training: {train:,.0f} img/s")
             for name, rate in rates.items():
                 lines.append(f"- feed {name}: {rate:,.0f} img/s = {rate / train:,.0f}× training")
+            lines.append(
+                f"- the alternative store, the same images in a memory-mapped Arrow dataset "
+                f"(Array3D, numpy format), 64 random rows a gather: {arrow:,.0f} img/s"
+            )
 
     if "rss" in phases:
         for count in (args.rss_count // 4, args.rss_count):
             folder = make_folder(work / f"jpeg128-{count}", count, 128)
             r = rss_run(folder, env, work, args.rss_steps)
+            reads = ", ".join(memmap_vs_pread(folder, env))
             store_gb = count * 128 * 128 * 3 / 2**30
             lines.append(
                 f"- {count:,} JPEGs at 128 px RGB ({store_gb:.1f} GiB as uint8; "
@@ -263,7 +346,8 @@ def main() -> None:
                 f"peak RSS {r['prepare_rss_mb']:,.0f} MiB (tree {r['prepare_tree_mb']:,.0f}); "
                 f"`ganzoo train dcgan --set image_size=128 --set channels=3 --steps "
                 f"{args.rss_steps}` {r['train_s']:.0f} s, peak RSS {r['train_rss_mb']:,.0f} MiB "
-                f"(tree {r['train_tree_mb']:,.0f})"
+                f"(tree {r['train_tree_mb']:,.0f}); 2,000 random batches of 64 read from its "
+                f"cache: {reads}"
             )
     lines.append(f"- load average after: {load()}")
     print("\n".join(lines))

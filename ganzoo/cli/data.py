@@ -67,13 +67,18 @@ def prepare_cmd(
         force=force,
         quiet=quiet,
     )
+    if store.folder is None:
+        click.echo(
+            f"{source} is made in memory by its loader: there is nothing to prepare", err=True
+        )
+        return
     classes = f", {len(store.classes)} classes" if store.classes else ", unlabelled"
     what = "prepared" if store.decoded else "already prepared"
     click.echo(
         f"{what}: {store.count:,} images of {image_size}×{image_size}×{channels}{classes}",
         err=True,
     )
-    click.echo(store.folder if store.folder is not None else "(in memory: nothing to cache)")
+    click.echo(store.folder)
 
 
 prepare_cmd.help = (prepare_cmd.help or "") + "\n\n" + SOURCE_HELP

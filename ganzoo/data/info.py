@@ -82,8 +82,21 @@ def describe(text: str, *, config: str | None = None) -> dict[str, Any]:
     source = parse_source(text, config=config)
     out: dict[str, Any] = {"source": str(source), "kind": source.kind}
     if source.kind == "registered":
+        from . import ImageSet
+
         entry = get_registry().datasets.entry(source.name)
         out.update(summary=entry.summary, plugin=entry.plugin)
+        loaded = get_registry().datasets.get(source.name)(32, 1)  # any size: just to count
+        if isinstance(loaded, ImageSet):
+            out["count"] = len(loaded)
+            out["in_memory"] = True
+            if loaded.classes:
+                out["classes"] = list(loaded.classes)
+        else:
+            out["count"] = len(loaded) if hasattr(loaded, "__len__") else None
+            columns = find_columns(loaded.features, source)
+            if columns.classes is not None:
+                out["classes"] = list(columns.classes)
     elif source.kind == "folder":
         files, labels, classes = list_folder(source.path)
         out["count"] = len(files)
@@ -145,7 +158,7 @@ def format_description(desc: dict[str, Any]) -> str:
     lines = [f"source:   {desc['source']} ({desc['kind']})"]
     if "summary" in desc:
         lines.append(f"about:    {desc['summary']} (plugin {desc['plugin']})")
-    if "count" in desc:
+    if desc.get("count") is not None:
         lines.append(f"images:   {desc['count']:,}")
     if "splits" in desc:
         splits = ", ".join(f"{k} {v:,}" if v else k for k, v in desc["splits"].items())
@@ -163,7 +176,7 @@ def format_description(desc: dict[str, Any]) -> str:
             f", ... ({len(classes)} in all)" if len(classes) > 20 else ""
         )
         lines.append(f"classes:  {len(classes)}: {shown}")
-    elif "count" in desc:
+    elif desc.get("count") is not None:
         lines.append("classes:  none (unlabelled)")
     sizes = desc.get("image_sizes")
     if sizes:
@@ -173,7 +186,9 @@ def format_description(desc: dict[str, Any]) -> str:
             f"mostly {fmt(map(str, sizes['most_common']))} ({sizes['sampled']} headers read)"
         )
     prepared = desc.get("prepared") or []
-    if not prepared:
+    if desc.get("in_memory"):
+        lines.append("prepared: never: its loader makes it in memory at the size asked for")
+    elif not prepared:
         lines.append(f"prepared: none yet in {desc['cache_root']} (ganzoo data prepare)")
     for p in prepared:
         skipped = f", {p['skipped']:,} skipped" if p["skipped"] else ""

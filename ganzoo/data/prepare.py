@@ -134,12 +134,13 @@ def open_prepared(
     store = None if force else ImageStore.open(folder)
     if store is not None and (fingerprint is None or store.meta.get("fingerprint") == fingerprint):
         return store
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
+    folder.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(folder) + ".lock")
     try:
         lock.acquire(timeout=0)
-    except Exception:
+    except Timeout:
         say(f"waiting for another process that is preparing {folder}", quiet)
         lock.acquire()
     try:

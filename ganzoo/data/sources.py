@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .folder import DATA_FILE_SUFFIXES, folder_fingerprint, list_folder
+from .folder import DATA_FILE_SUFFIXES, folder_fingerprint, list_folder, table_files
 
 _HUB = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<rev>[^:]+))?(?::(?P<split>[\w.-]+))?$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -134,9 +133,7 @@ def parse_source(
         if path.is_dir() and (path / "dataset_dict.json").is_file():
             return Source(raw, "saved", path=path, split=split)
         if path.is_dir():
-            data_files = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_FILE_SUFFIXES
-            )
+            data_files = table_files(path)
             if data_files:
                 return Source(raw, "files", path=path, split=split, files=tuple(data_files))
         return Source(raw, "folder", path=path)
@@ -365,7 +362,3 @@ def identity_key(source: Source, extra: dict[str, Any]) -> str:
     """A short stable hash of what a prepared cache depends on."""
     blob = json.dumps({**source.identity(), **extra}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def environment_is_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")

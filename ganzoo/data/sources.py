@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .folder import DATA_FILE_SUFFIXES, folder_fingerprint, list_folder, table_files
+from .folder import DATA_FILE_SUFFIXES, folder_fingerprint, list_folder, scan
 
 _HUB = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<rev>[^:]+))?(?::(?P<split>[\w.-]+))?$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -56,6 +56,8 @@ class Source:
     split: str | None = None
     config: str | None = None  #: a Hub dataset's configuration (``data_config``)
     files: tuple[Path, ...] = field(default=())
+    #: a local folder's fingerprint, taken when it was parsed (see :func:`.folder.scan`)
+    scanned: str | None = field(default=None, compare=False, repr=False)
 
     def identity(self) -> dict[str, Any]:
         """What names this source independently of its contents (the cache folder's key)."""
@@ -84,7 +86,7 @@ class Source:
         if self.kind == "files":
             return _stat_hash(self.files)
         if self.kind in ("folder", "saved") and self.path is not None:
-            return folder_fingerprint(self.path)
+            return self.scanned or folder_fingerprint(self.path)
         return None
 
     def __str__(self) -> str:
@@ -132,11 +134,10 @@ def parse_source(
             return Source(raw, "saved", path=path, split=split)
         if path.is_dir() and (path / "dataset_dict.json").is_file():
             return Source(raw, "saved", path=path, split=split)
-        if path.is_dir():
-            data_files = table_files(path)
-            if data_files:
-                return Source(raw, "files", path=path, split=split, files=tuple(data_files))
-        return Source(raw, "folder", path=path)
+        fingerprint, data_files = scan(path)
+        if data_files:
+            return Source(raw, "files", path=path, split=split, files=tuple(data_files))
+        return Source(raw, "folder", path=path, scanned=fingerprint)
     hint = reg.datasets.unknown_message(raw)
     raise DataError(
         f"{raw!r} is neither a dataset name, an existing path nor hf://datasets/ORG/NAME ({hint})"

@@ -106,6 +106,21 @@ def test_offline_uses_the_prepared_copy_and_otherwise_says_how_to_prepare(hub, h
     assert greys(open_dataset("hf://datasets/org/shapes", 8, 3)) == TRAIN  # cached: fine
 
 
+def test_a_hub_repo_of_image_files_in_class_folders(hub):
+    from PIL import Image
+
+    files = {}
+    for i, (cls, value) in enumerate([("cat", 30), ("dog", 60), ("cat", 90)]):
+        buf = io.BytesIO()
+        Image.new("L", (10, 10), value).save(buf, "PNG")
+        files[f"train/{cls}/{i}.png"] = buf.getvalue()
+    hub.seed("org/pets", files, repo_type="dataset")
+    store = open_dataset("hf://datasets/org/pets", 8, 1)
+    assert store.classes == ("cat", "dog")
+    pairs = sorted(zip(greys(store), store.labels.tolist(), strict=True))
+    assert pairs == [(30, 0), (60, 1), (90, 0)]
+
+
 def test_column_choice_errors_list_the_columns(hub):
     hub.seed(
         "org/two",

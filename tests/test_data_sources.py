@@ -18,6 +18,7 @@ from PIL import Image
 
 from ganzoo.cli import cli
 from ganzoo.data import ImageSet, load_dataset, open_dataset
+from ganzoo.data.folder import SkippedImagesWarning
 from ganzoo.data.store import META, ImageStore
 from ganzoo.errors import DataError
 
@@ -126,6 +127,20 @@ def test_a_prepare_killed_halfway_leaves_nothing_that_is_used(tmp_path, data_cac
     store = open_dataset(root, 64, 3)  # prepared from scratch; the dead attempt is gone
     assert store.decoded == 400 and store.count == 400
     assert not list(data_caches.glob("*.tmp-*"))
+
+
+def test_streaming_training_through_the_cli_prepares_nothing(tmp_path, data_caches):
+    root = class_folder(tmp_path / "pets")
+    (root / "cat" / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "run"
+    args = ["train", "dcgan", "--data", str(root), "--steps", "3", "--quiet", "--out", str(out)]
+    args += ["--batch-size", "2", "--set", "image_size=16", "--set", "g_width=8"]
+    args += ["--set", "d_width=8", "--set", "data_streaming=true", "--set", "data_flip=true"]
+    with pytest.warns(SkippedImagesWarning, match="broken.png"):
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "checkpoints" / "latest").read_text().strip() == "step-000003"
+    assert not data_caches.exists()
 
 
 def test_parquet_files_and_save_to_disk_folders(tmp_path):

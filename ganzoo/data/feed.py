@@ -95,7 +95,7 @@ def to_training(pixels: Tensor, flips: Tensor | None, channels_last: bool) -> Te
     x = pixels.permute(0, 3, 1, 2)
     if not channels_last:
         x = x.contiguous()
-    x = x.float() / 127.5 - 1.0
+    x = x.float().div_(127.5).sub_(1.0)
     if flips is not None:
         x = torch.where(flips.view(-1, 1, 1, 1), x.flip(-1), x)
     return x

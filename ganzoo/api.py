@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import apply_overrides, config_to_dict, field_default, field_help, type_name
-from .errors import ConfigError, RegistrationError
+from .errors import ConfigError, GanzooError, PluginError, RegistrationError
 from .plugins import get_registry
 from .registry import ModelSpec
 
@@ -86,14 +86,28 @@ def build_from_config(spec: ModelSpec, config: Any) -> Any:
     """Call a spec's builder and check that it returned the kind of model the spec declares."""
     from .models import GANModel, ZooModel
 
+    plugin = f" (plugin {spec.plugin!r})" if spec.plugin else ""
     try:
         model = spec.builder()(config)
-    except (ConfigError, RegistrationError):
+    except GanzooError:
         raise
     except (ValueError, TypeError) as exc:
         # a config value the builder rejects, or networks that break a protocol (GANModel checks)
-        plugin = f" (plugin {spec.plugin!r})" if spec.plugin else ""
         raise ConfigError(f"cannot build {spec.name!r}{plugin} with this config: {exc}") from exc
+    except Exception as exc:  # anything else is the plugin's fault: say which plugin
+        import torch
+
+        oom = (torch.cuda.OutOfMemoryError, MemoryError)  # torch.OutOfMemoryError is the former
+        if isinstance(exc, oom) or "can't allocate" in str(exc):
+            raise ConfigError(
+                f"building {spec.name!r}{plugin} with this config needs more memory than there "
+                "is: choose smaller sizes (ganzoo info shows the config)"
+            ) from None
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise PluginError(
+            f"the builder of {spec.name!r}{plugin} failed with {type(exc).__name__}: {detail} "
+            "(a bug in the plugin: report it to its authors)"
+        ) from exc
     expected = GANModel if spec.kind == GANModel.kind else ZooModel
     if not isinstance(model, expected):
         raise RegistrationError(
@@ -102,7 +116,36 @@ def build_from_config(spec: ModelSpec, config: Any) -> Any:
         )
     model.arch = spec.name
     model.config = config
+    if isinstance(model, GANModel):
+        check_generator_shape(spec, model)
     return model
+
+
+def check_generator_shape(spec: ModelSpec, model: Any) -> None:
+    """Run the generator once on one latent vector and compare its images with the declared
+    ``image_shape``, so that a mismatch is an error when the model is built rather than deep
+    inside training. Free on the meta device; a generator that raises here is left to the
+    trainer and the conformance kit, which say more about it."""
+    import torch
+
+    from .models import eval_mode
+
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]), eval_mode(model.generator):
+            if model.device.type == "meta":  # no real latent: a huge latent_dim costs nothing
+                z = model.sample_latent(1, device="meta")
+            else:
+                z = model.sample_latent(1, generator=torch.Generator().manual_seed(0))
+            shape = tuple(model.final_image(model.generator(z)).shape)
+        declared = tuple(model.image_shape)
+    except Exception:
+        return
+    if shape[1:] != declared:
+        raise RegistrationError(
+            f"the generator of {spec.name!r} (plugin {spec.plugin!r}) returns images of shape "
+            f"{shape} for one latent vector, but its image_shape promises {declared}: make "
+            "forward(z) return N×image_shape images, or fix image_shape"
+        )
 
 
 def describe(name: str) -> dict[str, Any]:

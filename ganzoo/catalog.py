@@ -125,6 +125,8 @@ def make_entry(name: str, fields: Mapping[str, Any], source: str) -> PretrainedE
     if not isinstance(sha, Mapping) or not any(str(f).endswith(".safetensors") for f in sha):
         raise ConfigError(f"{where}: sha256 must map each .safetensors file to its checksum")
     for file, digest in sha.items():
+        if not isinstance(file, str) or "/" in file or "\\" in file or file.startswith("."):
+            raise ConfigError(f"{where}: sha256 key {file!r} is not a plain file name")
         if not isinstance(digest, str) or not _SHA256.match(digest.lower()):
             raise ConfigError(f"{where}: sha256 of {file} is not 64 hex digits")
     metrics = fields.get("metrics", {})

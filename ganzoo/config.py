@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import tomllib
 import types
 import typing
@@ -21,6 +22,17 @@ from typing import Any, TypeVar
 from .errors import ConfigError
 
 T = TypeVar("T")
+#: the largest seed ganzoo takes: torch seeds are 64-bit, and the trainer seeds its batch stream
+#: with 1000 × seed
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: int, option: str = "--seed") -> int:
+    """``seed`` when it lies in [0, MAX_SEED]; a one-line error otherwise (torch would
+    overflow with a traceback)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{option} {seed} is out of range: use a seed from 0 to {MAX_SEED}")
+    return seed
 
 
 def param(default: Any, help: str, *, choices: Iterable[Any] | None = None) -> Any:
@@ -77,7 +89,10 @@ def _is_instance(value: Any, tp: Any) -> bool:
     if origin in (list, tuple):
         if not isinstance(value, list | tuple):
             return False
-        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        args = typing.get_args(tp)
+        if origin is tuple and args and Ellipsis not in args:  # tuple[float, float]: two items
+            return len(value) == len(args) and all(map(_is_instance, value, args))
+        args = tuple(a for a in args if a is not Ellipsis)
         return not args or all(_is_instance(v, args[0]) for v in value)
     if origin is dict:
         return isinstance(value, dict)
@@ -162,14 +177,39 @@ def valid_keys_message(classes: Iterable[type]) -> str:
     return "valid keys: " + ", ".join(keys)
 
 
+def unknown_option(key: str, classes: Iterable[type], what: str = "") -> ConfigError:
+    """The error for a key none of the config ``classes`` has: the closest key ("did you
+    mean"), then every valid one. ``what`` names the thing configured (``'dcgan'``)."""
+    classes = list(classes)
+    names = [f.name for cls in classes for f in dataclasses.fields(cls)]
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    label = f" for {what}" if what else ""
+    return ConfigError(f"unknown option {key!r}{label}{hint}; {valid_keys_message(classes)}")
+
+
+def _has_nonfinite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return any(map(_has_nonfinite, value))
+    return False
+
+
 def check_value(cls: type, key: str, value: Any) -> Any:
-    """Check one override against ``cls``'s field and return the coerced value."""
+    """Check one override against ``cls``'s field and return the coerced value.
+
+    NaN and infinity are refused for every number: no option means anything with them, and a
+    NaN slips through every ``<`` or ``>`` range check a config's ``validate`` makes.
+    """
     fields = {f.name: f for f in dataclasses.fields(cls)}
     tp = _field_types(cls)[key]
     if not _is_instance(value, tp):
         raise ConfigError(
             f"{key}={value!r} has the wrong type: {cls.__name__}.{key} expects {type_name(tp)}"
         )
+    if _has_nonfinite(value):
+        raise ConfigError(f"{key}={value!r} is not allowed: {key} takes finite numbers only")
     choices = fields[key].metadata.get("choices")
     if choices is not None and value not in choices:
         raise ConfigError(f"{key}={value!r} is not one of {', '.join(map(repr, choices))}")
@@ -186,10 +226,7 @@ def apply_overrides(config: T, overrides: Mapping[str, Any], *, what: str = "") 
     changes = {}
     for key, value in overrides.items():
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            label = f" for {what}" if what else ""
-            raise ConfigError(f"unknown option {key!r}{label}{hint}; {valid_keys_message([cls])}")
+            raise unknown_option(key, [cls], what)
         changes[key] = check_value(cls, key, value)
     new = dataclasses.replace(config, **changes)
     validate = getattr(new, "validate", None)

@@ -8,7 +8,21 @@ from __future__ import annotations
 
 
 class GanzooError(Exception):
-    """Base class of every error caused by input a user can correct."""
+    """Base class of every error caused by input a user can correct.
+
+    ``cli`` is the same message for the command line, where it differs: a Python caller is told
+    about arguments (``backbone_weights='random'``), a shell user about flags
+    (``--random-weights``). The CLI prints :func:`cli_message`.
+    """
+
+    def __init__(self, *args: object, cli: str | None = None) -> None:
+        super().__init__(*args)
+        self.cli_message = cli
+
+
+def cli_message(exc: BaseException) -> str:
+    """The message of ``exc`` as the command line shows it."""
+    return getattr(exc, "cli_message", None) or str(exc)
 
 
 class UnknownNameError(GanzooError, KeyError):
@@ -40,3 +54,8 @@ class WeightsError(GanzooError):
 
 class HubError(GanzooError):
     """The Hugging Face Hub could not be reached or refused a request."""
+
+
+class Interrupted(GanzooError):
+    """The user stopped a command (Ctrl-C). Not a mistake: the message says what was kept and
+    how to go on; the CLI prints it plainly and exits with 130, the shell's status for SIGINT."""

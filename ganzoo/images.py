@@ -7,6 +7,7 @@ convert to and from PIL, so the convention holds everywhere.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,3 +82,35 @@ def from_pil(image: Image.Image, channels: int) -> Tensor:
     if arr.ndim == 2:
         arr = arr[..., None]
     return torch.from_numpy(arr).permute(2, 0, 1) / 127.5 - 1.0
+
+
+def check_output_path(path: str | Path, option: str = "-o") -> Path:
+    """Check, before any work is done, that an image can be written at ``path``.
+
+    Refuses an existing folder, a path under a file (``FILE/x.png``), an extension no image
+    format is saved with, and a folder the user cannot write in, each with a one-line
+    :class:`~ganzoo.errors.ConfigError` naming ``option``. Missing parent folders are fine:
+    the writers create them.
+    """
+    from .errors import ConfigError
+
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise ConfigError(f"{option} {out} is a folder: give a file name, e.g. {out / 'out.png'}")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {out}: {parent} is a file, not a folder")
+    Image.init()
+    formats = Image.registered_extensions()
+    fmt = formats.get(out.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        what = f"the extension {out.suffix}" if out.suffix else "a name without an extension"
+        raise ConfigError(
+            f"{option} {out}: no image format can be written from {what}; end the name with "
+            ".png, .jpg or .webp"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {out}: no permission to write in {parent}")
+    return out

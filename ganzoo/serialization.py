@@ -5,18 +5,25 @@ A model folder holds ``config.json`` and one ``NAME.safetensors`` per network
 ever read: no pickle, so loading a downloaded folder cannot run code. Every failure to load is a
 :class:`~ganzoo.errors.WeightsError` or :class:`~ganzoo.errors.ConfigError` whose one-line message
 says which file is wrong and what to do.
+
+A downloaded folder is treated as hostile: before anything is allocated, the network its config
+describes is built on the ``meta`` device and compared with the tensor shapes in the safetensors
+headers (a config asking for a billion-unit layer is refused, not allocated); weights that hold
+NaN or infinity are refused; text from the config reaches the user only when it is what it
+claims to be (a package name).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .config import config_from_dict, config_to_dict
@@ -26,6 +33,11 @@ CONFIG_NAME = "config.json"
 FORMAT_NAME = "ganzoo"
 #: Bumped when the folder layout changes incompatibly; newer folders are refused with advice.
 FORMAT_VERSION = 1
+#: a valid distribution name (PEP 508): the only config text ever echoed in a "pip install" hint
+_DISTRIBUTION = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
+#: networks a folder has no weights for (a GAN saved without its discriminator) may be at most
+#: this many times the parameters it does have, plus a floor: beyond that the config is refused
+UNSAVED_FACTOR, UNSAVED_FLOOR = 8, 50_000_000
 
 
 def plugin_distribution(plugin: str) -> tuple[str, str]:
@@ -36,6 +48,19 @@ def plugin_distribution(plugin: str) -> tuple[str, str]:
     if info is None:
         return "", ""
     return info.distribution, info.version
+
+
+def safe_distribution(meta: dict[str, Any]) -> str | None:
+    """The ``plugin_distribution`` of a (possibly downloaded) config when it is a valid package
+    name, else None: anything else is not shown to the user, let alone in a pip command."""
+    dist = meta.get("plugin_distribution")
+    return dist if isinstance(dist, str) and _DISTRIBUTION.match(dist) else None
+
+
+def shown_name(value: Any, limit: int = 60) -> str:
+    """A config value quoted for an error message: repr'd (control characters escaped), cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def model_metadata(model: Any, networks: Collection[str] | None = None) -> dict[str, Any]:
@@ -120,6 +145,11 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     version = meta.get("format_version")
     if not isinstance(version, int):
         raise ConfigError(f"{path} has no integer format_version")
+    networks = meta.get("networks", [])
+    if not isinstance(networks, list) or not all(
+        isinstance(n, str) and n.isidentifier() for n in networks
+    ):
+        raise ConfigError(f"{path}: 'networks' must list plain network names, e.g. ['generator']")
     if version > FORMAT_VERSION:
         raise ConfigError(
             f"{path} uses ganzoo format {version}, this ganzoo reads up to {FORMAT_VERSION}: "
@@ -141,12 +171,26 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def load_network(net: torch.nn.Module, path: Path) -> None:
-    """Fill ``net`` from ``path``; missing, unexpected or mis-shaped tensors are named."""
-    state = read_tensors(path)
-    own = net.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
+def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor in a safetensors file, from its header alone."""
+    if not path.is_file():
+        raise WeightsError(f"{path} is missing; the model folder is incomplete")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise WeightsError(
+            f"{path} is not a readable safetensors file ({exc}); it may be truncated or "
+            "corrupt: download or save it again"
+        ) from None
+
+
+def check_shapes(
+    own: dict[str, tuple[int, ...]], stored: dict[str, tuple[int, ...]], path: Path
+) -> None:
+    """The tensors a network expects against those a file holds: names and shapes."""
+    missing = sorted(set(own) - set(stored))
+    unexpected = sorted(set(stored) - set(own))
     if missing or unexpected:
         parts = []
         if missing:
@@ -156,29 +200,104 @@ def load_network(net: torch.nn.Module, path: Path) -> None:
         raise WeightsError(
             f"{path} does not match the network its config builds: {'; '.join(parts)}"
         )
-    for key, value in state.items():
-        if value.shape != own[key].shape:
+    for key, shape in stored.items():
+        if shape != own[key]:
             raise WeightsError(
-                f"{path}: tensor {key} has shape {tuple(value.shape)}, the network expects "
-                f"{tuple(own[key].shape)}"
+                f"{path}: tensor {key} has shape {shape}, the network its config builds "
+                f"expects {own[key]}"
+            )
+
+
+def load_network(net: torch.nn.Module, path: Path) -> None:
+    """Fill ``net`` from ``path``; missing, unexpected, mis-shaped or non-finite tensors are
+    named (NaN weights would otherwise give black images and exit status 0)."""
+    state = read_tensors(path)
+    check_shapes(
+        {k: tuple(v.shape) for k, v in net.state_dict().items()},
+        {k: tuple(v.shape) for k, v in state.items()},
+        path,
+    )
+    floats = [(k, v) for k, v in state.items() if v.is_floating_point()]
+    if floats:
+        finite = torch.stack([torch.isfinite(v).all() for _, v in floats]).tolist()
+        bad = [k for (k, _), ok in zip(floats, finite, strict=True) if not ok]
+        if bad:
+            raise WeightsError(
+                f"{path}: {len(bad)} tensor(s) hold NaN or infinite values (e.g. {bad[0]}): "
+                "these weights are broken (a diverged run?); use an earlier checkpoint "
+                "(--step N) or other weights"
             )
     net.load_state_dict(state)
 
 
-def build_from_metadata(meta: dict[str, Any]) -> Any:
-    """Build the (untrained) model a ``config.json`` describes."""
+def build_from_metadata(meta: dict[str, Any], folder: Path | None = None) -> Any:
+    """Build the (untrained) model a ``config.json`` describes.
+
+    With ``folder`` (the weights' folder) the sizes are checked first, on the meta device, so a
+    config whose networks would not match its files is refused before anything is allocated.
+    """
     from .api import build_from_config, get_spec
 
+    arch = meta["arch"]
     try:
-        spec = get_spec(meta["arch"])
+        spec = get_spec(arch) if isinstance(arch, str) else None
     except UnknownNameError:
-        dist = meta.get("plugin_distribution") or meta.get("plugin") or meta["arch"]
+        spec = None
+    if spec is None:
+        dist = safe_distribution(meta)
+        hint = (
+            f"pip install {dist}"
+            if dist
+            else "install the plugin that provides it (its config names no valid package)"
+        )
         raise PluginError(
-            f"this model needs architecture {meta['arch']!r}, which no installed plugin "
-            f"provides: pip install {dist}"
-        ) from None
+            f"this model needs architecture {shown_name(arch)}, which no installed plugin "
+            f"provides: {hint}"
+        )
     config = config_from_dict(spec.config, meta.get("config", {}), what=f"model {spec.name!r}")
+    if folder is not None:
+        check_sizes(spec, config, folder, meta)
     return build_from_config(spec, config)
+
+
+def check_sizes(spec: Any, config: Any, folder: Path, meta: dict[str, Any]) -> None:
+    """Compare the tensors ``config`` implies (built on the meta device: no memory) with the
+    safetensors headers in ``folder``, before the real model is allocated."""
+    networks = meta.get("networks") or []
+    try:
+        with torch.device("meta"):
+            probe = spec.builder()(config)
+            if "generator_ema" in networks and hasattr(probe, "enable_ema"):
+                probe.enable_ema()
+            own = dict(probe.networks())
+    except Exception:  # a builder that fails, or cannot run on the meta device: the real build
+        return  # reports the former, load_network still checks shapes for the latter
+    if not all(isinstance(net, torch.nn.Module) for net in own.values()):
+        return
+    stored = 0
+    for name in networks:
+        if name not in own:
+            raise WeightsError(f"{folder}: config lists network {name!r} that {spec.name} lacks")
+        path = folder / f"{name}.safetensors"
+        shapes = tensor_shapes(path)
+        check_shapes({k: tuple(v.shape) for k, v in own[name].state_dict().items()}, shapes, path)
+        stored += sum(_numel(s) for s in shapes.values())
+    unsaved = {n: sum(p.numel() for p in net.parameters()) for n, net in own.items()}
+    extra = sum(v for n, v in unsaved.items() if n not in networks)
+    if extra > max(UNSAVED_FACTOR * stored, UNSAVED_FLOOR):
+        names = ", ".join(n for n in unsaved if n not in networks)
+        raise WeightsError(
+            f"{folder}: its config would build {extra:,} parameters in networks it has no "
+            f"weights for ({names}), against {stored:,} stored: refusing to allocate them; "
+            "the config is wrong or hostile"
+        )
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for side in shape:
+        n *= side
+    return n
 
 
 def load_networks(model: Any, folder: Path, meta: dict[str, Any]) -> None:
@@ -200,6 +319,6 @@ def load_model_files(directory: str | Path, *, map_location: str | torch.device 
     """Build a model from a folder written by :func:`save_model_files` and load its weights."""
     folder = Path(directory)
     meta = read_config(folder)
-    model = build_from_metadata(meta)
+    model = build_from_metadata(meta, folder)
     load_networks(model, folder, meta)
     return model.to(map_location)

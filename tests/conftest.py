@@ -116,6 +116,18 @@ def hf_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HFEnv:
 
 
 @pytest.fixture
+def silent_hub_url() -> Iterator[str]:
+    """A loopback URL whose server accepts connections but never answers (a stuck proxy or a
+    half-dead network): a client without a read timeout waits there for ever."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.fixture
 def hub(hf_env: HFEnv) -> Iterator[HubServer]:
     """A fresh Hub-compatible server on 127.0.0.1, set as the endpoint."""
     with HubServer(tokens=(HUB_TOKEN,)) as server:

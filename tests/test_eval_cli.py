@@ -94,6 +94,33 @@ def test_eval_every_logs_scores_that_ganzoo_eval_reproduces(tmp_path, thumbs):
     assert report["floor"]["fd"] == pytest.approx(evals[1]["eval_fd_floor"], rel=1e-9)
 
 
+def test_eval_output_names_the_kid_scale_and_explains_the_floor_once(tmp_path, thumbs):
+    from ganzoo.metrics.report import kid_exponent
+
+    path = tmp_path / "floor.json"
+    result = CliRunner().invoke(
+        cli, ["eval", "--real", "--data", "digits", "--features", thumbs, "--json", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    raw = json.loads(path.read_text())["floor"]["kid"]
+    exponent = kid_exponent([raw])
+    assert 1 <= abs(raw) * 10**exponent < 1000 or raw == 0
+    (row,) = [ln for ln in result.output.splitlines() if ln.startswith("KID") and ":" not in ln]
+    shown = float(row.split()[-3] if "±" in row else row.split()[-1])
+    assert shown == pytest.approx(raw * 10**exponent, rel=0.01)
+    if exponent:
+        assert row.startswith("KID × 10") and "e+" not in row
+    assert result.output.count("floor: held-out real images") == 1
+
+
+def test_kid_scale_follows_the_papers_and_large_features():
+    from ganzoo.metrics.report import kid_exponent, kid_label
+
+    assert kid_label(kid_exponent([0.0213])) == "KID × 10³"  # Inception: as papers print it
+    assert kid_label(kid_exponent([49120.0, -15.31])) == "KID × 10⁻³"  # 49.1 and -0.0153
+    assert kid_exponent([0.0]) == 0 and kid_label(0) == "KID"
+
+
 def test_evaluating_during_training_does_not_change_the_training(tmp_path, thumbs):
     from safetensors.torch import load_file
 

@@ -8,6 +8,7 @@ asserted.
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -284,8 +285,30 @@ def test_pretrained_weights_unavailable_offline_say_what_to_do(
     with pytest.raises(WeightsError) as exc:
         st.run(content, [brick])
     message = one_line(exc)
-    assert "--backbone-weights" in message and "HF_HOME" in message
-    assert "--random-weights" in message
+    assert "HF_HUB_OFFLINE is set" in message and "HF_HOME" in message
+    assert "hf download timm/test_resnet.r160_in1k model.safetensors" in message
+    # raised to Python code: it names the model's arguments, not the command line's flags
+    assert "backbone_weights='FILE.safetensors'" in message
+    assert "backbone_weights='random'" in message and "--" not in message
+
+
+@pytest.mark.parametrize("hub_state", ["closed", "silent"])
+def test_unreachable_hub_fails_fast_with_the_same_hint(
+    hf_env, fresh_backbones, content, brick, hub_state, silent_hub_url
+):
+    """Not cached and the Hub out of reach: one quick attempt, then the hint (before, the
+    client's retries took about 80 s; a server that never answers could hang it for good)."""
+    if hub_state == "silent":
+        hf_env.set_endpoint(silent_hub_url)
+    st = ganzoo.create_model("gatys", backbone="test_resnet.r160_in1k", size=40, steps=1)
+    start = time.monotonic()
+    with pytest.raises(WeightsError) as exc:
+        st.run(content, [brick])
+    assert time.monotonic() - start < 15  # a bound on a hang, not a speed claim
+    message = one_line(exc)
+    assert "cannot reach http://127.0.0.1:" in message
+    assert "hf download timm/test_resnet.r160_in1k model.safetensors" in message
+    assert "backbone_weights='random'" in message
 
 
 def test_random_weights_warn():

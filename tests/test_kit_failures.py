@@ -288,7 +288,8 @@ def test_the_unbroken_model_passes_every_check(site, tmp_path):
         ("kit_not_generator", "build", ["Linear is not a ganzoo Generator", f"{PLUGIN!r}"]),
         ("kit_numpy_init", "build", ["two builds after torch.manual_seed(0) differ", "NumPy"]),
         ("kit_no_tanh", "forward", ["images must lie in [-1, 1]", "tanh"]),
-        ("kit_wrong_shape", "forward", ["shape (4, 1, 4, 16)", "promises (1, 8, 8)"]),
+        # caught when the model is built (not deep inside training): the build check fails
+        ("kit_wrong_shape", "build", ["shape (1, 1, 4, 16)", "promises (1, 8, 8)"]),
         ("kit_logits_2d", "forward", ["one logit per image", "(4, 1)", "flatten"]),
         ("kit_detached", "backward", ["no gradient reaches the generator", "detached"]),
         ("kit_bad_penalty", "backward", ["generator_penalty(z) must return a scalar", "(4,)"]),

@@ -3,14 +3,18 @@ classifier and the real-vs-real floor."""
 
 from __future__ import annotations
 
+import hashlib
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from ganzoo.errors import ConfigError, GanzooError, UnknownNameError
+from ganzoo.errors import ConfigError, GanzooError, UnknownNameError, WeightsError
 from ganzoo.metrics import (
     Evaluator,
     FeatureExtractor,
@@ -312,12 +316,59 @@ def test_timm_extractor_offline(hf_env):
     assert torch.equal(feats, again)  # the random network is seeded: scores are repeatable
 
 
-# -- the digits classifier and the floor (trains once per checkout, then cached) ----------------
-@pytest.mark.slow
-def test_digits_classifier_is_accurate_and_cached(digits_cache):
+# -- the digits classifier (shipped; trained only as the fallback) and the floor ---------------
+def test_shipped_digits_classifier_answers_without_training(tmp_path, monkeypatch):
+    from ganzoo.metrics import digits_classifier as dc
+    from ganzoo.serialization import file_sha256
+
+    assert file_sha256(dc.SHIPPED_FILE) == dc.SHIPPED_SHA256
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
+    ext = get_extractor("digits")
+    assert not (tmp_path / "cache").exists()  # nothing trained, nothing cached
+    reference, held_out = dc.training_data()
+    assert ext.meta["sha256"] == dc.cache_key(reference)  # trained on exactly this data
+    measured = dc.accuracy(ext.net, held_out.images, held_out.labels)
+    assert measured >= 0.97
+    assert ext.describe()["held_out_accuracy"] == pytest.approx(measured, abs=1e-6)
+
+
+def test_a_tampered_shipped_classifier_is_refused(tmp_path, monkeypatch):
     from ganzoo.metrics import digits_classifier as dc
 
-    net, meta = dc.load_or_train(quiet=True)
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
+    changed = bytearray(dc.SHIPPED_FILE.read_bytes())
+    changed[-1] ^= 1  # one bit of one weight
+    tampered = tmp_path / "digits-cnn-v1.safetensors"
+    tampered.write_bytes(bytes(changed))
+    with pytest.raises(WeightsError) as exc:
+        dc.load_or_train(quiet=True, shipped=tampered)
+    message = str(exc.value)
+    assert "\n" not in message and "sha256" in message and "reinstall ganzoo" in message
+    assert not (tmp_path / "cache").exists()  # refused, not silently replaced by training
+
+
+@pytest.mark.slow
+def test_built_wheel_ships_the_digits_classifier(tmp_path):
+    import zipfile
+
+    from ganzoo.metrics import digits_classifier as dc
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)]
+    built = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("ganzoo-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        data = zf.read("ganzoo/metrics/digits-cnn-v1.safetensors")
+        assert "ganzoo/_catalog/catalog.toml" in zf.namelist()
+    assert hashlib.sha256(data).hexdigest() == dc.SHIPPED_SHA256
+
+
+@pytest.mark.slow
+def test_digits_classifier_is_trained_and_cached_when_not_shipped(digits_cache):
+    from ganzoo.metrics import digits_classifier as dc
+
+    net, meta = dc.load_or_train(quiet=True, shipped=None)
     reference, held_out = dc.training_data()
     files = list((digits_cache / "features").glob("digits-cnn-v1-*.safetensors"))
     assert len(files) == 1 and dc.cache_key(reference)[:16] in files[0].name
@@ -325,7 +376,7 @@ def test_digits_classifier_is_accurate_and_cached(digits_cache):
     assert measured >= 0.97
     assert float(meta["held_out_accuracy"]) == pytest.approx(measured, abs=1e-6)
     mtime = files[0].stat().st_mtime_ns
-    net2, _ = dc.load_or_train(quiet=True)  # the second call reads the cache
+    net2, _ = dc.load_or_train(quiet=True, shipped=None)  # the second call reads the cache
     assert files[0].stat().st_mtime_ns == mtime
     assert dc.accuracy(net2, held_out.images, held_out.labels) == measured
 

@@ -3,13 +3,15 @@
 Two ways of installing the generated package, both without touching the environment the tests
 run in: the quick tests put the project folder on ``sys.path`` next to a ``*.dist-info`` holding
 its entry point (what pip writes for an editable install), and the slow test installs it for
-real, with pip, into a throwaway virtual environment layered on this one
-(``--system-site-packages``), then runs the generated tests there.
+real, with pip, into a throwaway virtual environment layered on this interpreter (see
+:func:`layered_venv`), then runs the generated tests there.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import site
 import subprocess
 import sys
 import tomllib
@@ -135,12 +137,36 @@ def test_refuses_to_overwrite(generated):
     assert (generated / "README.md").read_text() == before
 
 
+def layered_venv(env_dir: Path) -> str:
+    """A new virtual environment that sees every package this interpreter sees; its python.
+
+    ``--system-site-packages`` is not enough: it exposes the *base* interpreter's packages, so
+    when the tests themselves run in a virtualenv (as most people run them) ganzoo, torch and
+    pip would be missing. Instead a ``.pth`` file in the new environment adds this interpreter's
+    site directories with :func:`site.addsitedir`, which also runs their own ``.pth`` files (the
+    hooks of editable installs). Whatever pip installs there goes into the new environment only.
+    """
+    venv.create(env_dir, with_pip=False)
+    python = str(env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE and site.getusersitepackages():
+        dirs.append(site.getusersitepackages())
+    lines = [f"import site; site.addsitedir({d!r})" for d in dirs if Path(d).is_dir()]
+    (Path(purelib) / "_outer_environment.pth").write_text("\n".join(lines) + "\n")
+    return python
+
+
 @pytest.mark.slow
 def test_pip_installs_the_generated_plugin_and_its_tests_pass(generated, tmp_path):
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=False)  # sees ganzoo, torch, pip
-    python = str(env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GANZOO_PLUGINS")}
+    python = layered_venv(tmp_path / "venv")
+    # PYTHONPATH stays: the new environment must run the very ganzoo this test imports
+    env = {k: v for k, v in os.environ.items() if k != "GANZOO_PLUGINS"}
 
     def run(*args: str, cwd: Path = tmp_path) -> str:
         out = subprocess.run(
@@ -149,7 +175,14 @@ def test_pip_installs_the_generated_plugin_and_its_tests_pass(generated, tmp_pat
         assert out.returncode == 0, f"{' '.join(args)}:\n{out.stdout}\n{out.stderr}"
         return out.stdout
 
+    module, prefix = run(
+        "-c", "import ganzoo, sys; print(ganzoo.__file__); print(sys.prefix)"
+    ).splitlines()
+    assert module == ganzoo.__file__
+    assert Path(prefix).resolve() == (tmp_path / "venv").resolve()
     run("-m", "pip", "install", "--no-deps", "-q", "-e", str(generated))
     assert NAME in run("-m", "ganzoo", "list")
     tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=generated)
     assert "2 passed" in tests
+    # installed into the throwaway environment, not into the one running these tests
+    assert importlib.util.find_spec(PACKAGE) is None

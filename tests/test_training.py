@@ -200,8 +200,9 @@ def test_ctrl_c_writes_a_checkpoint_that_resumes(tmp_path):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2, err
+    assert proc.returncode == 130, err  # the shell's status for Ctrl-C: a stop, not an error
     assert "interrupted at step" in err and "--resume" in err
+    assert "Error" not in err and "Traceback" not in err
     ckpt = latest_checkpoint(out)
     step = json.loads((ckpt / "trainer.json").read_text())["step"]
     assert step > 0

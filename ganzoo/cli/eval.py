@@ -91,6 +91,7 @@ def eval_cmd(
     images: the floor a generator that draws new images from the data's distribution would
     reach. With --real no model is needed and only the floor is printed.
     """
+    from ..config import check_seed
     from ..data import load_dataset
     from ..errors import ConfigError
     from ..metrics import Evaluator, Protocol, format_report, write_json
@@ -100,6 +101,7 @@ def eval_cmd(
         raise click.UsageError("give either SOURCE (a run, folder or Hub id) or --real")
     if n is not None and n < k + 1:
         raise click.UsageError(f"--n must be more than --k ({k})")
+    check_seed(seed)
     dev = resolve_device(device)
     model, info = None, None
     if source:

@@ -43,7 +43,7 @@ def card_options(fn):  # type: ignore[no-untyped-def]
 
 
 @click.command("push")
-@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.argument("source")
 @click.argument("repo_id")
 @click.option("--private", is_flag=True, help="Create the repository as private.")
 @click.option("--revision", help="Branch to commit to (created when missing); default main.")
@@ -88,7 +88,7 @@ def push_cmd(
 
 
 @click.command("export")
-@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.argument("source")
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @card_options
 def export_cmd(

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import GanzooError
+from ..errors import GanzooError, Interrupted, cli_message
 
 #: command name -> "module:attribute"; modules are imported when the command is first looked up
 COMMANDS = {
@@ -26,6 +26,10 @@ COMMANDS = {
     "stylize": "ganzoo.cli.stylize:stylize_cmd",
     "new-plugin": "ganzoo.cli.scaffold:new_plugin_cmd",
 }
+#: commands that run networks: each gets a ``--threads N`` option (see :mod:`.threads`)
+THREADED = ("train", "sample", "eval", "stylize")
+#: exit status of a command the user stopped with Ctrl-C (128 + SIGINT, the shell's convention)
+EXIT_INTERRUPTED = 130
 
 
 class UserError(click.ClickException):
@@ -54,21 +58,36 @@ class GanzooGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         self.add_plugin_commands()
-        if name in self.commands:
-            return self.commands[name]
+        command = self.commands.get(name)
         target = COMMANDS.get(name)
-        if target is None:
-            return None
-        module, attr = target.split(":")
-        import importlib
+        if command is None and target is not None:
+            module, attr = target.split(":")
+            import importlib
 
-        return getattr(importlib.import_module(module), attr)
+            command = getattr(importlib.import_module(module), attr)
+        if command is not None and name in THREADED:
+            _add_threads_option(command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except Interrupted as exc:  # the user's own stop is not an error
+            click.echo(f"ganzoo: {cli_message(exc)}", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except GanzooError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(cli_message(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("ganzoo: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def _add_threads_option(command: click.Command) -> None:
+    """Give a command that runs networks the ``--threads`` option, once."""
+    if not any(p.name == "threads" for p in command.params):
+        from .threads import threads_option
+
+        command.params.append(threads_option())
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

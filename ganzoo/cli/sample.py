@@ -7,6 +7,11 @@ from pathlib import Path
 
 import click
 
+GRID_N = 64  #: images in a grid
+KEYFRAMES = 8  #: latent points an --interpolate walk visits: 8 × 10 frames × 50 ms = a 4 s loop
+FRAMES = 10  #: frames from one latent point to the next
+FRAME_MS = 50  #: display time of one GIF frame (20 frames per second)
+
 
 def load_source(source: str, device: str = "cpu"):
     """Load a GAN from a run dir, checkpoint dir, model folder, Hub id or catalogue tag."""
@@ -25,7 +30,13 @@ def load_source(source: str, device: str = "cpu"):
     show_default=True,
     help="PNG grid (or GIF with --interpolate).",
 )
-@click.option("--n", "n", type=int, default=64, show_default=True, help="Number of images.")
+@click.option(
+    "--n",
+    "n",
+    type=int,
+    help=f"Number of images (default {GRID_N}); with --interpolate, latent points to walk "
+    f"through (default {KEYFRAMES}).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latents.")
 @click.option(
     "--ema/--no-ema",
@@ -35,14 +46,16 @@ def load_source(source: str, device: str = "cpu"):
 )
 @click.option("--nrow", type=int, help="Images per row (default: square).")
 @click.option(
-    "--interpolate", is_flag=True, help="Write an animated GIF walking through --n latent points."
+    "--interpolate",
+    is_flag=True,
+    help="Write an animated GIF walking through --n latent points and back to the first.",
 )
 @click.option(
     "--frames",
     type=int,
-    default=16,
+    default=FRAMES,
     show_default=True,
-    help="Frames between two latent points with --interpolate.",
+    help=f"Frames between two latent points with --interpolate ({FRAME_MS} ms each).",
 )
 @click.option("--truncation", type=float, help="Truncation ψ, for generators that support it.")
 @click.option("--view", help="A model-specific view (see the model's docs), e.g. mix, scales.")
@@ -59,13 +72,19 @@ def sample_cmd(
     """
     import torch
 
+    from ..config import check_seed
     from ..errors import ConfigError
     from ..images import save_gif, save_grid
 
     if sum([bool(view), mix, scales, interpolate]) > 1:
         raise click.UsageError("choose one of --interpolate, --view, --mix, --scales")
+    if n is None:
+        n = KEYFRAMES if interpolate else GRID_N
     if n < 1:
         raise click.UsageError("--n must be at least 1")
+    if interpolate and frames < 1:
+        raise click.UsageError("--frames must be at least 1")
+    check_seed(seed)
     model = load_source(source, device)
     if not hasattr(model, "sample"):
         raise ConfigError(f"{source} is a {model.kind} model, which does not sample images")
@@ -88,8 +107,10 @@ def sample_cmd(
             for t in torch.linspace(0, 1, frames + 1)[:-1].tolist()
         ]
         images = model.sample(len(zs), z=torch.stack(zs), ema=None if ema else False, **kwargs)
-        save_gif(list(images), out.with_suffix(".gif") if out.suffix != ".gif" else out)
         out = out.with_suffix(".gif")
+        save_gif(list(images), out, duration_ms=FRAME_MS)
+        seconds = len(zs) * FRAME_MS / 1000
+        click.echo(f"{len(zs)} frames through {len(keys)} latent points, {seconds:.1f} s", err=True)
     else:
         images = model.sample(n, seed=seed, ema=None if ema else False, **kwargs)
         save_grid(images, out, nrow=nrow)

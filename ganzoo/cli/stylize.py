@@ -275,6 +275,10 @@ def stylize_cmd(
         raise click.UsageError("--save-every must be positive")
     if output is None and save_preset is None:
         raise click.UsageError("give -o OUTPUT (or --save-preset DIR to only save a preset)")
+    if output is not None:  # before loading anything or optimising for minutes
+        from ..images import check_output_path
+
+        check_output_path(output)
 
     from ..config import apply_overrides
 

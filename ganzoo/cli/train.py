@@ -47,8 +47,13 @@ import click
 )
 @click.option(
     "--resume",
-    type=click.Path(file_okay=False, exists=True),
+    type=click.Path(file_okay=False),
     help="Continue the run in this directory from its latest checkpoint.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Start over in an --out folder whose run stopped before its first checkpoint.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(
@@ -69,6 +74,7 @@ def train_cmd(
     checkpoint_every,
     eval_every,
     resume,
+    overwrite,
     quiet,
 ) -> None:
     """Train ARCH (e.g. dcgan) and write samples, checkpoints and metrics.
@@ -77,6 +83,7 @@ def train_cmd(
     1,797 handwritten digits that ship with scikit-learn, so this works offline.
     """
     from ..config import load_toml, parse_assignments
+    from ..rundir import RunDir
     from ..training import run
     from ..training.distributed import World
 
@@ -98,17 +105,26 @@ def train_cmd(
     layers += [parse_assignments(sets), {k: v for k, v in flags.items() if v is not None}]
     world = World.from_env()  # a torchrun rank, or a single process
     if resume:
+        if overwrite:
+            raise click.UsageError("--overwrite starts a new run; it does not go with --resume")
         if arch or data or preset or config_file:
             raise click.UsageError(
                 "--resume takes its architecture, data and options from "
                 "the run; pass only --steps and logging options"
             )
+        if not Path(resume).expanduser().is_dir():
+            from ..hub.local import no_such_source
+
+            raise no_such_source(resume)
+        run.check_layers([run.TrainOptions], layers)  # a bad value even when overridden
         overrides = {k: v for layer in layers for k, v in layer.items()}
         plan = run.plan_resume(resume, overrides)
     else:
         if not arch:
             raise click.UsageError("name an architecture (ganzoo list) or --resume RUN_DIR")
-        plan = run.plan_new_run(arch, data=data, preset=preset, layers=layers, out=out)
+        plan = run.plan_new_run(
+            arch, data=data, preset=preset, layers=layers, out=out, overwrite=overwrite
+        )
     # every rank has validated the plan before any rank writes: start() ends in a barrier
     world.start(plan.options.device)
     if world.is_main:
@@ -127,7 +143,7 @@ def train_cmd(
         raise
     world.close()
     if world.is_main:
-        grid = sorted((Path(plan.run_dir) / "samples").glob("step-*.png"))
+        grid = RunDir(plan.run_dir).samples()
         summary = ", ".join(
             f"{k}={v:.3g}" for k, v in final.items() if k in ("d_loss", "g_loss", "img_per_s")
         )

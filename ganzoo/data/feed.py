@@ -335,6 +335,15 @@ def open_feed(data: Any, options: Any, world: Any, device: Any, start: int) -> F
     return LoaderFeed(batches, start, options.steps, workers, device, channels_last)
 
 
+def dataset_size(data: Any) -> int | None:
+    """How many images ``data`` holds; None for a stream."""
+    from . import ImageSet
+
+    if isinstance(data, ImageSet):
+        return len(data)
+    return getattr(data, "count", None)
+
+
 def summary(data: Any, feed: Feed) -> str:
     """One line for the start of a run: what is trained on, and how it is fed."""
     from . import ImageSet

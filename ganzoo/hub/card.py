@@ -17,6 +17,7 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from ..protocols import GAN, STYLE_TRANSFER
+from ..serialization import safe_distribution
 
 README_NAME = "README.md"
 SAMPLE_NAME = "sample.png"
@@ -82,7 +83,7 @@ def card_body(
     if meta.get("kind") == GAN:
         source = f"hf://{repo_id}" if repo_id else where
         parts += ["or from the command line:", "", f"    ganzoo sample {source} -o grid.png", ""]
-    dist = meta.get("plugin_distribution") or ""
+    dist = safe_distribution(meta) or ""
     if dist and dist != "ganzoo":
         parts += [f"The architecture comes from the plugin `{dist}`: `pip install {dist}`.", ""]
     parts += ["## Model", "", _table(meta.get("config", {}), ("option", "value")), ""]

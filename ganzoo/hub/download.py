@@ -10,7 +10,6 @@ one-line :class:`~ganzoo.errors.GanzooError`.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,13 +20,14 @@ from huggingface_hub import constants, snapshot_download
 from huggingface_hub.errors import (
     GatedRepoError,
     HfHubHTTPError,
+    HFValidationError,
     LocalEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
 
 from ..catalog import PretrainedEntry, get_entry
-from ..errors import ConfigError, HubError, WeightsError
+from ..errors import ConfigError, GanzooError, HubError, WeightsError
 from ..serialization import CONFIG_NAME, file_sha256, load_model_files, read_config
 from .card import README_NAME, SAMPLE_NAME
 from .local import (
@@ -35,8 +35,10 @@ from .local import (
     is_ganzoo_folder,
     locate_model_folder,
     missing_weights,
+    no_such_source,
     refuse_pickles,
 )
+from .reach import hub_unreachable, network_errors, offline_mode
 
 #: the only files ever downloaded from a repo
 ALLOW_PATTERNS = [CONFIG_NAME, "*.safetensors", README_NAME, SAMPLE_NAME]
@@ -73,6 +75,8 @@ def parse_source(source: str | Path, revision: str | None = None) -> Source:
         if revision is not None:
             raise ConfigError(f"{text} is a local folder: revision={revision!r} applies to Hub ids")
         return Source("local", path=path)
+    if _looks_like_path(text):
+        raise no_such_source(text, hub=True)
     if _HUB_ID.match(text):
         return _hub_source(text, revision, text)
     if _TAG.match(text):
@@ -83,40 +87,44 @@ def parse_source(source: str | Path, revision: str | None = None) -> Source:
                 f"({entry.repo_id}@{revision}) to load another one"
             )
         return Source("catalog", repo_id=entry.repo_id, revision=entry.revision, entry=entry)
-    if "/" in text or text.startswith(("~", ".")):
-        raise WeightsError(f"{text} does not exist (and is not a Hub id of the form org/name)")
+    if "/" in text:
+        raise no_such_source(text)
     raise ConfigError(
         f"cannot load {text!r}: pass a local folder, a Hub id (org/name or hf://org/name, "
         "optionally @revision) or a catalogue tag (arch.tag, see `ganzoo list --pretrained`)"
     )
 
 
+def _looks_like_path(text: str) -> bool:
+    """A source written as a local path: it starts with ``.``, ``~`` or ``/``, holds a
+    backslash or more than one ``/``, ends with ``/``, or its parent folder exists here
+    (``runs/typo`` when ``runs/`` does). A Hub id such as ``org/name`` is none of these unless
+    a folder ``org`` exists here; ``hf://org/name`` is always the Hub."""
+    if text.startswith((".", "~", "/")) or "\\" in text or text.count("/") > 1:
+        return True
+    if text.endswith("/"):
+        return True
+    parent = Path(text).parent
+    return str(parent) not in ("", ".") and parent.is_dir()
+
+
 def _hub_source(text: str, revision: str | None, original: str) -> Source:
     match = _HUB_ID.match(text)
     if not match:
         raise ConfigError(f"{original!r} is not a Hub model id of the form org/name[@revision]")
+    try:
+        from huggingface_hub.utils import validate_repo_id
+
+        validate_repo_id(match.group("repo"))
+    except HFValidationError:
+        raise ConfigError(
+            f"{original!r} is not a valid Hub model id: org/name of letters, digits, '-', '_' "
+            "and '.', not starting or ending with '-' or '.', and no '..'"
+        ) from None
     rev = match.group("rev")
     if rev and revision and rev != revision:
         raise ConfigError(f"{original!r} names revision {rev!r}, but revision={revision!r} too")
     return Source("hub", repo_id=match.group("repo"), revision=rev or revision)
-
-
-def _offline_mode() -> bool:
-    check = getattr(constants, "is_offline_mode", None)
-    return bool(check() if callable(check) else getattr(constants, "HF_HUB_OFFLINE", False))
-
-
-def _network_errors() -> tuple[type[BaseException], ...]:
-    """Connection failures of whichever HTTP library huggingface_hub uses (already imported)."""
-    found: list[type[BaseException]] = [ConnectionError, TimeoutError]
-    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError")):
-        cls = getattr(sys.modules.get(module), name, None)
-        if isinstance(cls, type):
-            found.append(cls)
-    requests_exc = sys.modules.get("requests.exceptions")
-    if requests_exc is not None:
-        found += [requests_exc.ConnectionError, requests_exc.Timeout]
-    return tuple(found)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -125,23 +133,28 @@ def _first_line(exc: BaseException) -> str:
 
 
 def unreachable_message(
-    what: str, cache_dir: str | Path | None = None, local_files_only: bool = False
+    what: str,
+    cache_dir: str | Path | None = None,
+    local_files_only: bool = False,
+    reason: str | None = None,
 ) -> str:
     """One line saying that the Hub is out of reach and what to do instead."""
     cache = cache_dir or constants.HF_HUB_CACHE
-    if local_files_only and not _offline_mode():
+    if local_files_only and not offline_mode():
         return (
             f"local_files_only=True and {what} is not in the Hub cache ({cache}): download it "
             "once without local_files_only, or use a local folder instead of a Hub id"
         )
-    if _offline_mode():
+    if offline_mode():
         return (
             f"HF_HUB_OFFLINE=1 is set and {what} is not in the Hub cache ({cache}): unset "
             "HF_HUB_OFFLINE to download it, or use a local folder instead of a Hub id (a path "
             "such as ./my-model)"
         )
+    why = f" ({reason})" if reason else ""
     return (
-        f"cannot reach the Hub at {constants.ENDPOINT} and {what} is not in the cache ({cache}): "
+        f"cannot reach the Hub at {constants.ENDPOINT}{why} and {what} is not in the cache "
+        f"({cache}): "
         "check the network (or HF_ENDPOINT); to work offline, set HF_HUB_OFFLINE=1 to load "
         "cached repos, or use a local folder instead of a Hub id (a path such as ./my-model)"
     )
@@ -184,7 +197,11 @@ def hub_errors(
                 "or set HF_TOKEN to a token with the right access"
             ) from None
         raise HubError(f"the Hub failed to {action} {what}: {_first_line(exc)}") from None
-    except _network_errors() as exc:
+    except GanzooError:
+        raise
+    except ValueError as exc:  # the client refuses a file name such as ../../x (path traversal)
+        raise HubError(f"refusing to {action} {what}: {_first_line(exc)[:200]}") from None
+    except network_errors() as exc:
         if action == "download":
             raise HubError(unreachable_message(what, cache_dir)) from None
         raise HubError(
@@ -205,18 +222,32 @@ def download(
     """The local snapshot folder of ``repo_id`` at ``revision`` (from the cache when present)."""
     from .. import __version__
 
-    with hub_errors(repo_id, revision, cache_dir=cache_dir, local_files_only=local_files_only):
-        folder = snapshot_download(
-            repo_id,
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
-            force_download=force_download,
-            allow_patterns=ALLOW_PATTERNS,
-            library_name="ganzoo",
-            library_version=__version__,
+    # Ask the Hub once, quickly: huggingface_hub would retry for a minute, or wait without end on
+    # a server that never answers. Out of reach, the cache alone answers (or says what to do).
+    down = None if (local_files_only or offline_mode()) else hub_unreachable()
+    if down is not None and force_download:
+        raise HubError(
+            f"cannot reach the Hub at {constants.ENDPOINT} ({down}) to download {repo_id} again "
+            "(force_download): check the network or HF_ENDPOINT"
         )
+    with hub_errors(repo_id, revision, cache_dir=cache_dir, local_files_only=local_files_only):
+        try:
+            folder = snapshot_download(
+                repo_id,
+                revision=revision,
+                cache_dir=cache_dir,
+                local_files_only=local_files_only or down is not None,
+                token=token,
+                force_download=force_download,
+                allow_patterns=ALLOW_PATTERNS,
+                library_name="ganzoo",
+                library_version=__version__,
+            )
+        except LocalEntryNotFoundError:
+            if down is None:
+                raise
+            what = repo_id + (f"@{revision}" if revision else "")
+            raise HubError(unreachable_message(what, cache_dir, reason=down)) from None
     return Path(folder)
 
 
@@ -224,11 +255,11 @@ def remote_files(repo_id: str, revision: str | None, token: str | bool | None) -
     """The repo's file names, or [] when the Hub cannot be asked (offline)."""
     from huggingface_hub import HfApi
 
-    if _offline_mode():
+    if offline_mode():
         return []
     try:
         return HfApi(token=token).list_repo_files(repo_id, revision=revision)
-    except (HfHubHTTPError, *_network_errors()):
+    except (HfHubHTTPError, *network_errors()):
         return []
 
 

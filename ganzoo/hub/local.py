@@ -9,12 +9,12 @@ points at its newest one through ``RUN/checkpoints/latest``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, WeightsError
+from ..rundir import RUN_FORMAT, RunDir, parse_step
 from ..serialization import (
     CONFIG_NAME,
     FORMAT_NAME,
@@ -26,10 +26,8 @@ from .card import SAMPLE_NAME, write_card
 
 #: file suffixes of pickled weights, which ganzoo never loads
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-RUN_FORMAT = "ganzoo-run"
 #: keys of config.json that say where weights come from (kept on a loaded model as card_info)
 CARD_KEYS = ("dataset", "license", "training", "metrics", "step")
-_STEP = re.compile(r"^step-(\d+)$")
 
 
 def _jsonable(value: Any) -> Any:
@@ -114,46 +112,16 @@ def save_pretrained(
     return out
 
 
-# -- runs and checkpoints ----------------------------------------------------------------------
-def _config_format(folder: Path) -> str | None:
-    try:
-        data = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data.get("format") if isinstance(data, dict) else None
-
-
+# -- runs and checkpoints (their layout is ganzoo.rundir's) -----------------------------------
 def is_run_dir(folder: Path) -> bool:
     """A training run: its config.json says ``ganzoo-run``, or it has a checkpoints folder."""
-    fmt = _config_format(folder)
-    return fmt == RUN_FORMAT or (fmt is None and (folder / "checkpoints").is_dir())
+    return RunDir(folder).is_run()
 
 
 def run_checkpoint(run_dir: Path, step: int | None = None) -> Path:
     """The checkpoint of ``run_dir`` at ``step``, or its newest (``checkpoints/latest``)."""
-    root = run_dir / "checkpoints"
-    if step is not None:
-        folder = root / f"step-{step:06d}"
-        if not (folder / CONFIG_NAME).is_file():
-            have = ", ".join(p.name for p in _checkpoints(root)) or "none"
-            raise WeightsError(f"{run_dir} has no checkpoint at step {step}; it has: {have}")
-        return folder
-    pointer = root / "latest"
-    if pointer.is_file():
-        folder = root / pointer.read_text(encoding="utf-8").strip()
-        if (folder / CONFIG_NAME).is_file():
-            return folder
-    found = _checkpoints(root)
-    if not found:
-        raise WeightsError(f"{run_dir} is a run without any checkpoint yet (no {pointer})")
-    return found[-1]
-
-
-def _checkpoints(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if _STEP.match(p.name) and (p / CONFIG_NAME).is_file()]
-    return sorted(found, key=lambda p: int(_STEP.match(p.name).group(1)))  # type: ignore[union-attr]
+    run = RunDir(run_dir)
+    return run.latest() if step is None else run.checkpoint(step)
 
 
 def locate_model_folder(path: str | Path, step: int | None = None) -> Path:
@@ -164,7 +132,7 @@ def locate_model_folder(path: str | Path, step: int | None = None) -> Path:
     if folder.is_file():
         raise WeightsError(f"{folder} is a file: pass the folder that holds {CONFIG_NAME}")
     if not folder.is_dir():
-        raise WeightsError(f"{folder} does not exist")
+        raise no_such_source(str(path))
     if is_run_dir(folder):
         return run_checkpoint(folder, step)
     if step is not None:
@@ -175,6 +143,45 @@ def locate_model_folder(path: str | Path, step: int | None = None) -> Path:
             f"{folder} is not a ganzoo model folder, checkpoint or run (no {CONFIG_NAME})"
         )
     return folder
+
+
+#: the folder ``ganzoo train`` writes its runs into, relative to where it is started
+RUNS_DIR = "runs"
+
+
+def no_such_source(text: str, *, hub: bool = False) -> WeightsError:
+    """ "no such run, checkpoint or folder", with the closest existing names as suggestions.
+
+    Candidates are the folders next to the one named (``runs/dcgan-2026`` → the folders in
+    ``runs/``) and the runs under ``./runs``; without a close match the newest are listed.
+    ``hub=True`` (the source could have been a Hub id) adds how to name a Hub repo instead.
+    """
+    import difflib
+
+    path = Path(text).expanduser()
+    parents = [path.parent] if str(path.parent) not in ("", ".") else []
+    parents.append(Path(RUNS_DIR))
+    found: dict[str, Path] = {}
+    for parent in parents:
+        try:
+            found.update({str(parent / d.name): d for d in parent.iterdir() if d.is_dir()})
+        except OSError:  # the parent does not exist either, or cannot be listed
+            continue
+    message = f"no such run, checkpoint or folder: {text}"
+    ratio = {
+        name: difflib.SequenceMatcher(None, path.name, folder.name).ratio()
+        for name, folder in found.items()
+    }
+    best = max(ratio.values(), default=0.0)
+    close = sorted((n for n, r in ratio.items() if r >= max(0.6, best - 0.1)), key=ratio.get)
+    if close:
+        message += "; did you mean " + " or ".join(reversed(close[-3:])) + "?"
+    elif found:
+        newest = sorted(found, key=lambda name: found[name].stat().st_mtime, reverse=True)[:3]
+        message += f"; the newest folders: {', '.join(newest)}"
+    if hub and text.count("/") == 1 and not text.startswith((".", "~", "/")):
+        message += f" (a Hub repo of that name: hf://{text})"
+    return WeightsError(message)
 
 
 def refuse_pickles(files: list[str], where: str) -> None:
@@ -215,16 +222,10 @@ def is_ganzoo_folder(folder: Path) -> bool:
 def _last_log(run_dir: Path, step: int | None) -> dict[str, float]:
     """The newest value of each ``metrics.jsonl`` key at or before ``step``: losses and
     throughput from the training log, scores from the last evaluation row when there is one."""
-    path = run_dir / "metrics.jsonl"
     last: dict[str, Any] = {}
-    if not path.is_file():
-        return {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and (step is None or record.get("step", 0) <= step):
+    for record in RunDir(run_dir).metrics.read():
+        at = record.get("step", 0)
+        if step is None or (isinstance(at, int | float) and at <= step):
             last.update(record)
     return {k: round(v, 4) for k, v in last.items() if isinstance(v, float)}
 
@@ -232,13 +233,13 @@ def _last_log(run_dir: Path, step: int | None) -> dict[str, float]:
 def run_recipe(checkpoint: Path) -> dict[str, Any]:
     """``training``, ``dataset`` and ``step`` of the run a checkpoint belongs to (what is known)."""
     found: dict[str, Any] = {}
-    match = _STEP.match(checkpoint.name)
-    if match:
-        found["step"] = int(match.group(1))
+    step = parse_step(checkpoint.name)
+    if step is not None:
+        found["step"] = step
     run_dir = checkpoint.parent.parent
-    if checkpoint.parent.name != "checkpoints" or _config_format(run_dir) != RUN_FORMAT:
+    run = RunDir(run_dir).read_config() if checkpoint.parent.name == "checkpoints" else None
+    if run is None or run.get("format") != RUN_FORMAT:
         return found
-    run = json.loads((run_dir / CONFIG_NAME).read_text(encoding="utf-8"))
     data = run.get("data")
     if isinstance(data, Mapping):
         data = data.get("name") or data.get("dataset") or data.get("path")

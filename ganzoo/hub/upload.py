@@ -19,6 +19,7 @@ from ..serialization import CONFIG_NAME, read_config
 from .card import README_NAME, SAMPLE_NAME
 from .download import hub_errors
 from .local import export_checkpoint, locate_model_folder, save_pretrained
+from .reach import hub_unreachable
 
 #: files of a checkpoint that are not part of a published model
 TRAINING_FILES = ("training_state.safetensors", "trainer.json")
@@ -62,6 +63,12 @@ def upload_model_folder(
     arch = read_config(folder)["arch"]
     api = HfApi(token=require_token(token), library_name="ganzoo", library_version=__version__)
     branch = revision if revision and revision != constants.DEFAULT_REVISION else None
+    down = hub_unreachable()  # one quick attempt: the calls below could wait without end
+    if down is not None:
+        raise HubError(
+            f"cannot reach the Hub at {constants.ENDPOINT} to push to {repo_id} ({down}): check "
+            "the network or HF_ENDPOINT; the folder to push stays as it is"
+        )
     with hub_errors(repo_id, revision, action="push to"):
         url = str(api.create_repo(repo_id, private=private, exist_ok=True))
         if branch:
@@ -125,8 +132,8 @@ def push_folder(
     A ``save_pretrained`` folder goes up as it is; anything else is exported first (model card,
     sample grid, no optimiser state). Returns (repo URL, commit id).
     """
+    folder = locate_model_folder(source, step)  # a mistyped source first, then the token
     require_token(token)
-    folder = locate_model_folder(source, step)
     networks = read_config(folder).get("networks") or []
     as_is = (
         (folder / README_NAME).is_file()

@@ -180,15 +180,19 @@ def timm_extractor(
         )
     from huggingface_hub import constants, try_to_load_from_cache
 
-    path = try_to_load_from_cache(cfg.hf_hub_id, "model.safetensors")
+    from ..hub.timm_weights import pretrained_overlay, read_safetensors, weights_location
+
+    # the safetensors file only: timm's own loader would fall back to unpickling a .bin
+    repo, revision, filename = weights_location(arg, cfg.to_dict())
+    path = try_to_load_from_cache(repo, filename, revision=revision)
     if not isinstance(path, str):
         raise WeightsError(
             f"the pretrained weights of timm model {arg!r} are not in the Hugging Face cache "
             f"({constants.HF_HUB_CACHE}): fetch them while online with `hf download "
-            f"{cfg.hf_hub_id} model.safetensors`, or pass --random-weights"
+            f"{repo} {filename}`, or pass --random-weights"
         )
-    state = load_file(path)
+    state = read_safetensors(path)
     model = timm.create_model(
-        arg, pretrained=True, pretrained_cfg_overlay={"state_dict": state}, num_classes=0
+        arg, pretrained=True, pretrained_cfg_overlay=pretrained_overlay(state), num_classes=0
     )
     return TimmFeatures(model, f"timm {cfg.hf_hub_id} ({Path(path).name})").to(device)

@@ -5,13 +5,22 @@ Inception features were made for ImageNet photographs; on 8×8 handwritten digit
 looks like: its penultimate layer (64 numbers) gives the features for the Fréchet distance, KID
 and precision/recall, and its argmax gives the classes for mode coverage.
 
-It is trained once, on the CPU in seconds, on the reference part of the digits split
-(:mod:`ganzoo.metrics.protocol`) at 32×32 grey, with small random affine jitter, and cached as
-``<cache>/features/digits-cnn-v1-<sha>.safetensors``. The key is a SHA-256 of the recipe version,
-the training images and labels exactly as loaded (32×32, one channel) and the split, so a change
-in any of them trains a new classifier instead of reusing a stale one. Its accuracy on the
-held-out third is stored with the weights and reported with every score. Images of another size
-or channel count are converted to 32×32 grey before they are fed to it.
+It is trained on the reference part of the digits split (:mod:`ganzoo.metrics.protocol`) at
+32×32 grey, with small random affine jitter. Its weights ship with ganzoo
+(``ganzoo/metrics/digits-cnn-v1.safetensors``, 360 kB, its SHA-256 pinned in
+:data:`SHIPPED_SHA256`), so ``ganzoo eval`` answers at once. A shipped file that does not match
+the pin is refused with a one-line error rather than replaced: a score is only comparable under
+the network that produced it, and a silent retrain would hide a damaged installation.
+
+Training is the fallback, when the shipped file is missing (a trimmed install) or was trained on
+other data: each file carries a key, a SHA-256 of the recipe version, the training images and
+labels exactly as loaded (32×32, one channel) and the split, and a file whose key differs from
+the data on this machine is not used. The fallback trains on the CPU (seconds on a quiet
+machine) and caches the result as ``<cache>/features/digits-cnn-v1-<key>.safetensors``. The
+accuracy on the held-out third is stored with the weights and reported with every score. Images
+of another size or channel count are converted to 32×32 grey before they are fed to it.
+
+    python -m ganzoo.metrics.digits_classifier   # retrain the shipped file after a recipe change
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from ..errors import ConfigError, WeightsError
+from ..serialization import file_sha256
 from . import protocol
 from .features import FeatureExtractor, cache_dir, resize, to_channels
 
@@ -41,6 +51,10 @@ EPOCHS = 15  #: passes over the 1,198 reference images
 BATCH = 64  #: images per optimiser step
 LR = 2e-3  #: peak Adam learning rate of the one-cycle schedule
 SEED = 0  #: seed of initial weights, batch order and jitter
+#: the classifier trained by this recipe, shipped inside the package
+SHIPPED_FILE = Path(__file__).with_name(f"{RECIPE}.safetensors")
+#: SHA-256 of :data:`SHIPPED_FILE`; a file that does not match is refused
+SHIPPED_SHA256 = "f07dfd676c94a426bbce974bf60cf1ef824ce592bdc311f999003a048986e72d"
 
 
 class DigitsNet(nn.Module):
@@ -139,48 +153,91 @@ def cache_key(reference: Any) -> str:
     return h.hexdigest()
 
 
-def load_or_train(*, quiet: bool = False) -> tuple[DigitsNet, dict[str, str]]:
-    """The cached classifier for the current digits data, training and caching it if needed."""
+def _read(path: Path, what: str) -> tuple[DigitsNet, dict[str, str]]:
+    """A classifier and its metadata from a safetensors file, or a one-line error."""
+    from safetensors import safe_open
+
+    net = DigitsNet()
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = dict(fh.metadata() or {})
+        net.load_state_dict(load_file(str(path)))
+    except Exception as exc:  # a truncated or foreign file: say where it is
+        raise WeightsError(f"cannot read {what} {path} ({exc}); delete it to retrain") from None
+    return net.eval(), meta
+
+
+def load_shipped(key: str, path: Path | None = SHIPPED_FILE) -> tuple[DigitsNet, dict] | None:
+    """The classifier shipped with ganzoo, if it is there and was trained on data whose key is
+    ``key``; a one-line error if its checksum is not the pinned one."""
+    if path is None or not path.is_file():
+        return None
+    actual = file_sha256(path)
+    if actual != SHIPPED_SHA256:
+        raise WeightsError(
+            f"the digits classifier shipped with ganzoo ({path}) has sha256 {actual[:16]}..., "
+            f"not the pinned {SHIPPED_SHA256[:16]}...: the installation is damaged or was "
+            "changed; reinstall ganzoo (pip install --force-reinstall --no-deps ganzoo), or "
+            "delete the file to train the classifier on this machine instead"
+        )
+    net, meta = _read(path, "the shipped digits classifier")
+    return (net, meta) if meta.get("sha256") == key else None
+
+
+def load_or_train(
+    *, quiet: bool = False, shipped: Path | None = SHIPPED_FILE
+) -> tuple[DigitsNet, dict[str, str]]:
+    """The classifier for the current digits data: the shipped one (``shipped``, checked
+    against its pinned checksum), else the cached one, else trained here and cached."""
     reference, held_out = training_data()
     key = cache_key(reference)
+    found = load_shipped(key, shipped)
+    if found is not None:
+        return found
     path = cache_dir() / "features" / f"{RECIPE}-{key[:16]}.safetensors"
-    net = DigitsNet()
     if path.is_file():
-        try:
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="pt") as fh:
-                meta = dict(fh.metadata() or {})
-            net.load_state_dict(load_file(str(path)))
-        except Exception as exc:  # a truncated or foreign file: say where it is
-            raise WeightsError(
-                f"cannot read the cached digits classifier {path} ({exc}); delete it to retrain"
-            ) from None
-        return net.eval(), meta
+        return _read(path, "the cached digits classifier")
     if not quiet:
-        print(f"ganzoo: training the digits feature classifier once -> {path}", file=sys.stderr)
+        why = "not installed" if shipped is None or not shipped.is_file() else "for other data"
+        print(
+            f"ganzoo: the shipped digits classifier is {why}: training one once -> {path}",
+            file=sys.stderr,
+        )
     start = time.perf_counter()
     net = train_classifier(reference.images, reference.labels)
+    meta = describe(net, key, held_out, len(reference), time.perf_counter() - start)
+    save(net, meta, path)
+    if not quiet:
+        print(
+            f"ganzoo: digits classifier held-out accuracy {float(meta['held_out_accuracy']):.1%}",
+            file=sys.stderr,
+        )
+    return net, meta
+
+
+def describe(net: DigitsNet, key: str, held_out: Any, n_train: int, seconds: float) -> dict:
+    """The metadata stored with a classifier's weights."""
     acc = accuracy(net, held_out.images, held_out.labels)
-    meta = {
+    return {
         "recipe": RECIPE,
         "sha256": key,
         "held_out_accuracy": f"{acc:.6f}",
-        "n_train": str(len(reference)),
+        "n_train": str(n_train),
         "n_held_out": str(len(held_out)),
-        "train_seconds": f"{time.perf_counter() - start:.1f}",
+        "train_seconds": f"{seconds:.1f}",
     }
+
+
+def save(net: DigitsNet, meta: dict[str, str], path: Path) -> None:
+    """Write weights and metadata atomically: a reader never sees a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # atomic: no half-written cache
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, tmp, metadata=meta)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    if not quiet:
-        print(f"ganzoo: digits classifier held-out accuracy {acc:.1%}", file=sys.stderr)
-    return net, meta
 
 
 class DigitsFeatures(FeatureExtractor):
@@ -212,10 +269,28 @@ class DigitsFeatures(FeatureExtractor):
 def digits_extractor(
     arg: str | None, *, device: torch.device, random_weights: bool = False
 ) -> DigitsFeatures:
-    """Factory registered as ``digits``: the cached classifier, trained on first use."""
+    """Factory registered as ``digits``: the shipped classifier (trained here only without it)."""
     if arg:
         raise ConfigError(f"the digits extractor takes no argument, got 'digits:{arg}'")
     if random_weights:
         raise ConfigError("--random-weights is for timm models; the digits classifier is trained")
     net, meta = load_or_train()
     return DigitsFeatures(net, meta).to(device)
+
+
+def _retrain_shipped() -> None:
+    """Train the classifier and write it as the shipped file; print the SHA-256 to pin."""
+    reference, held_out = training_data()
+    start = time.perf_counter()
+    net = train_classifier(reference.images, reference.labels)
+    meta = describe(
+        net, cache_key(reference), held_out, len(reference), time.perf_counter() - start
+    )
+    save(net, meta, SHIPPED_FILE)
+    SHIPPED_FILE.chmod(0o644)  # package data: readable by everyone
+    print(f"{SHIPPED_FILE}: held-out accuracy {meta['held_out_accuracy']}")
+    print(f'SHIPPED_SHA256 = "{file_sha256(SHIPPED_FILE)}"')
+
+
+if __name__ == "__main__":
+    _retrain_shipped()

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .checks import check_features
 from .coverage import mode_coverage
 from .features import FeatureExtractor, embed, get_extractor
 from .frechet import frechet_distance, gaussian_stats
@@ -71,6 +72,7 @@ class Evaluator:
     def score_features(self, features: Tensor, logits: Tensor | None = None) -> dict[str, Any]:
         """Every metric of ``features`` (and class ``logits``) against the reference set."""
         p = self.protocol
+        check_features(features, "the generated images' features")
         kid, kid_std = kernel_inception_distance(
             self.ref_features,
             features,

@@ -13,12 +13,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .checks import check_features
+
 
 def gaussian_stats(features: Tensor) -> tuple[Tensor, Tensor]:
     """Mean and unbiased covariance (float64, on the features' device) of N×D features."""
-    if features.ndim != 2 or features.shape[0] < 2:
-        raise ValueError(f"need an N×D feature matrix with N >= 2, got {tuple(features.shape)}")
-    x = features.double()
+    x = check_features(features).double()
     mu = x.mean(0)
     xc = x - mu
     return mu, xc.T @ xc / (x.shape[0] - 1)

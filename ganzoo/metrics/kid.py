@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .checks import check_features
+
 
 def polynomial_kernel(
     x: Tensor, y: Tensor, degree: int = 3, gamma: float | None = None, coef: float = 1.0
@@ -24,10 +26,9 @@ def polynomial_kernel(
 
 def mmd2_unbiased(x: Tensor, y: Tensor, **kernel: float) -> Tensor:
     """The unbiased estimate of MMD² between samples ``x`` (m×D) and ``y`` (n×D), float64."""
-    x, y = x.double(), y.double()
+    x = check_features(x, "the first set for the unbiased MMD").double()
+    y = check_features(y, "the second set for the unbiased MMD").double()
     m, n = x.shape[0], y.shape[0]
-    if m < 2 or n < 2:
-        raise ValueError("the unbiased MMD needs at least two samples on each side")
     kxx = polynomial_kernel(x, x, **kernel)
     kyy = polynomial_kernel(y, y, **kernel)
     kxy = polynomial_kernel(x, y, **kernel)
@@ -55,6 +56,8 @@ def kernel_inception_distance(
     """
     if subsets < 1:
         raise ValueError("KID needs at least one subset")
+    check_features(real, "real features for KID")
+    check_features(fake, "generated features for KID")
     m, n = real.shape[0], fake.shape[0]
     size = min(subset_size, m, n)
     gen = torch.Generator().manual_seed(seed)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .checks import FeatureError, check_features
+
 
 def knn_radii(features: Tensor, k: int = 3, block: int = 1024) -> Tensor:
     """Distance from each row to its k-th nearest other row (the row itself excluded)."""
-    n = features.shape[0]
+    n = check_features(features, min_samples=2).shape[0]
     if not 1 <= k < n:
-        raise ValueError(f"k must be between 1 and N-1 = {n - 1}, got {k}")
+        raise FeatureError(f"k must be between 1 and N-1 = {n - 1}, got {k}: score more samples")
     x = features.double()
     out = []
     for start in range(0, n, block):
@@ -49,6 +51,8 @@ def precision_recall(
     ``real_radii`` may be passed in when the same real set is compared many times (training-time
     evaluation computes it once).
     """
+    check_features(real, "real features")
+    check_features(fake, "generated features")
     if real_radii is None:
         real_radii = knn_radii(real, k)
     fake_radii = knn_radii(fake, k)

@@ -9,7 +9,7 @@ from typing import Any
 
 ROWS = (  # key, label, format
     ("fd", None, "{:.4g}"),
-    ("kid", "KID", "{:.3e}"),
+    ("kid", "KID", None),  # scaled by a power of ten named in the label, see kid_exponent
     ("precision", "precision", "{:.3f}"),
     ("recall", "recall", "{:.3f}"),
     ("classes_covered", "classes covered", None),
@@ -17,7 +17,33 @@ ROWS = (  # key, label, format
 )
 
 
-def _cell(scores: dict[str, Any] | None, key: str, fmt: str | None) -> str:
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+#: what the floor column is, said once under the table
+FLOOR_NOTE = (
+    "floor: held-out real images scored against the reference images exactly as the model's "
+    "samples are, the best a generator can expect to reach (KID is an unbiased estimate, so "
+    "near zero it can come out slightly negative)"
+)
+
+
+def kid_exponent(values: list[float]) -> int:
+    """The power of ten, a multiple of 3, that brings the largest KID between 1 and 1000.
+
+    KID's scale depends on the features (about 1e-2 on Inception, where papers print
+    KID × 10³; thousands on the digits classifier's unnormalised features), so the table shows
+    KID × 10^k, with k chosen here and named in the row label.
+    """
+    largest = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    if largest == 0:
+        return 0
+    return -3 * math.floor(math.log10(largest) / 3)
+
+
+def kid_label(exponent: int) -> str:
+    return "KID" if exponent == 0 else f"KID × 10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
+def _cell(scores: dict[str, Any] | None, key: str, fmt: str | None, scale: float = 1.0) -> str:
     if not scores or key not in scores or scores[key] is None:
         return "-"
     if key == "classes_covered":
@@ -25,10 +51,23 @@ def _cell(scores: dict[str, Any] | None, key: str, fmt: str | None) -> str:
     value = scores[key]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    text = fmt.format(value) if fmt else str(value)
-    if key == "kid" and "kid_std" in scores:
-        text += f" ± {scores['kid_std']:.1e}"
-    return text
+    if key == "kid":
+        text = _plain(value * scale)
+        if "kid_std" in scores:
+            text += f" ± {_plain(scores['kid_std'] * scale, 2)}"
+        return text
+    return fmt.format(value) if fmt else str(value)
+
+
+def _plain(x: float, digits: int = 3) -> str:
+    """A number without an exponent where it has one to spare: 53.1, -0.0255, 630."""
+    if x == 0 or not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 10**digits:
+        return f"{x:.0f}"
+    if abs(x) >= 1e-3:
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits - 1}e}"
 
 
 def describe_features(features: dict[str, Any]) -> str:
@@ -67,16 +106,28 @@ def format_report(report: dict[str, Any]) -> str:
     columns = [("model", report.get("metrics")), ("floor", report.get("floor"))]
     columns = [(name, scores) for name, scores in columns if scores]
     table = [["metric", *[name for name, _ in columns]]]
+    kids = [float(s["kid"]) for _, s in columns if s.get("kid") is not None]
+    exponent = kid_exponent(kids)
     for key, label, fmt in ROWS:
         if not any(scores and key in scores for _, scores in columns):
             continue
-        table.append([label or report["fd_label"], *[_cell(s, key, fmt) for _, s in columns]])
+        scale = 10.0**exponent if key == "kid" else 1.0
+        label = kid_label(exponent) if key == "kid" else label or report["fd_label"]
+        table.append([label, *[_cell(s, key, fmt, scale) for _, s in columns]])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     lines.append("")
     for row in table:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    lines.append("")
+    if report.get("floor"):
+        lines.append(FLOOR_NOTE)
+    if exponent and kids:
+        lines.append(
+            f"{kid_label(exponent)}: KID scaled by 10^{exponent} to read as a plain number "
+            "(the JSON report holds the raw values)"
+        )
     if report.get("fd_over_floor") is not None:
-        lines.append(f"\n{report['fd_label']} is {report['fd_over_floor']:.2f}× the floor")
+        lines.append(f"{report['fd_label']} is {report['fd_over_floor']:.2f}× the floor")
     if report.get("metrics") and report.get("floor") and p["n_generated"] != p["n_held_out"]:
         lines.append(
             f"note: the floor uses {p['n_held_out']} images, the model {p['n_generated']}: "

@@ -48,7 +48,7 @@ class Subject:
         train_steps: int = 3,
     ) -> None:
         from ..api import get_spec, model_config, split_options
-        from ..config import valid_keys_message
+        from ..config import unknown_option
         from ..training.options import TrainOptions
 
         self.spec = get_spec(name)
@@ -57,10 +57,7 @@ class Subject:
         self.model_overrides, self.train_overrides = split_options(self.spec, overrides)
         unknown = sorted(set(self.train_overrides) - {f.name for f in fields(TrainOptions)})
         if unknown:
-            raise ConfigError(
-                f"unknown option {unknown[0]!r} for {self.name!r}; "
-                f"{valid_keys_message([self.spec.config, TrainOptions])}"
-            )
+            raise unknown_option(unknown[0], [self.spec.config, TrainOptions], repr(self.name))
         # a wrong override is the caller's mistake, not the model's: raise it as it is
         self.config = model_config(self.spec, self.preset, **self.model_overrides)
         self.workdir = workdir

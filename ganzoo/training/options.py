@@ -6,9 +6,13 @@ a TOML file, ``--set`` and the named CLI flags, in that order.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from ..config import param
+from ..config import MAX_SEED, param
+
+#: device names the trainer accepts (torch.device would take more, and fail later)
+DEVICE = re.compile(r"^(auto|cpu|mps|(cuda|xpu)(:\d+)?)$")
 
 
 @dataclass
@@ -100,6 +104,17 @@ class TrainOptions:
             raise ValueError("learning rates must be positive")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("ema_decay must be in [0, 1)")
+        for name in ("betas_g", "betas_d"):
+            if not all(0.0 <= b < 1.0 for b in getattr(self, name)):
+                raise ValueError(f"{name} must be two numbers in [0, 1), e.g. [0.5, 0.999]")
+        if self.r1_gamma < 0 or (self.gp_weight is not None and self.gp_weight < 0):
+            raise ValueError("r1_gamma and gp_weight must not be negative")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be between 0 and {MAX_SEED}")
+        if not DEVICE.match(self.device):
+            raise ValueError(
+                f"device {self.device!r} is not a device: use cpu, cuda, cuda:N, mps or auto"
+            )
         if self.data_max_pixels < 1:
             raise ValueError("data_max_pixels must be at least 1")
         for name in ("data_workers", "data_prepare_workers"):

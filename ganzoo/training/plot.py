@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from ..jsonlines import MetricsFile
 
 
 def plot_losses(metrics: Path, out: Path) -> Path | None:
@@ -14,8 +15,9 @@ def plot_losses(metrics: Path, out: Path) -> Path | None:
     """
     if not metrics.is_file():
         return None
-    rows = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line]
-    rows = [r for r in rows if "d_loss" in r]  # eval_every rows hold scores, not losses
+    # a torn last line (a crash, a full disk) is skipped; eval_every rows hold scores, not losses
+    keys = ("step", "d_loss", "g_loss", "d_real", "d_fake")
+    rows = [r for r in MetricsFile(metrics).read() if all(k in r for k in keys)]
     if not rows:
         return None
     import matplotlib

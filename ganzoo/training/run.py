@@ -3,24 +3,31 @@
 Options are layered, later wins: the trainer's defaults, the architecture's
 ``train_defaults``, a preset, a TOML file, ``--set key=value`` and the named CLI flags. Model
 keys and training keys share one flat namespace (``--set width=32 --set lr_g=1e-4``); a key that
-is neither is an error listing both sets of valid keys.
+is neither is an error listing both sets of valid keys, and every layer's values are checked, even
+one a later layer overrides (``--set steps=abc --steps 10`` is an error, not a silent pick).
+
+:func:`execute` holds the run directory's lock for the whole fit, so two processes never train
+one run; it removes what a killed checkpoint write left, refuses a ``--steps`` total the run has
+already reached, and turns running out of memory or disk into one line that says what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
+import re
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import apply_overrides, config_to_dict, valid_keys_message
+from ..config import apply_overrides, check_value, config_to_dict, unknown_option
 from ..errors import ConfigError, GanzooError
+from ..rundir import CONFIG as RUN_CONFIG
+from ..rundir import RUN_FORMAT, RunDir, is_disk_full
 from .options import TrainOptions
 
-RUN_FORMAT = "ganzoo-run"
-RUN_CONFIG = "config.json"
 #: options that may change when a run is resumed; everything else would break exactness
 RESUMABLE = {
     "steps",
@@ -49,6 +56,8 @@ class RunPlan:
     data: str
     run_dir: Path
     resume: bool = False
+    #: start over in a folder whose run stopped before its first checkpoint
+    overwrite: bool = False
 
     def to_json(self) -> dict[str, Any]:
         from .. import __version__
@@ -76,20 +85,28 @@ def resolve_options(
     clash = train_fields & model_fields
     if clash:
         raise ConfigError(f"model {arch!r} config reuses training option names: {sorted(clash)}")
+    check_layers([spec.config, TrainOptions], layers)
     merged: dict[str, Any] = {"loss": spec.loss, **spec.train_defaults}
     for layer in [preset_values(spec, preset), *layers]:
         merged.update({k: v for k, v in layer.items() if v is not None})
     model_keys, rest = split_options(spec, merged)
     unknown = set(rest) - train_fields
     if unknown:
-        key = sorted(unknown)[0]
-        raise ConfigError(
-            f"unknown option {key!r} for {arch!r}; "
-            f"{valid_keys_message([spec.config, TrainOptions])}"
-        )
+        raise unknown_option(sorted(unknown)[0], [spec.config, TrainOptions], repr(arch))
     model_config = apply_overrides(spec.config(), model_keys, what=f"model {arch!r}")
     options = apply_overrides(TrainOptions(), rest, what="training")
     return model_config, options
+
+
+def check_layers(classes: Iterable[type], layers: Iterable[Mapping[str, Any]]) -> None:
+    """Check the type of every value of every layer against the field it sets, so that a bad
+    value is an error even when a later layer overrides it. Unknown keys are left to the
+    caller, which names the valid ones."""
+    fields = {f.name: cls for cls in classes for f in dataclasses.fields(cls)}
+    for layer in layers:
+        for key, value in layer.items():
+            if value is not None and key in fields:
+                check_value(fields[key], key, value)
 
 
 def default_run_dir(arch: str) -> Path:
@@ -103,19 +120,49 @@ def plan_new_run(
     preset: str | None = None,
     layers: list[Mapping[str, Any]] | None = None,
     out: str | Path | None = None,
+    overwrite: bool = False,
 ) -> RunPlan:
+    """Resolve a new run's options and check that its folder can take it (nothing written).
+
+    ``overwrite`` starts over in a folder holding a run that stopped before its first
+    checkpoint; a folder with checkpoints, or one that is not a run, is never overwritten.
+    """
     from ..api import get_spec
 
     spec = get_spec(arch)
     model_config, options = resolve_options(spec.name, preset, layers or [])
     run_dir = Path(out) if out else default_run_dir(spec.name)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise GanzooError(
-            f"{run_dir} already exists and is not empty; continue it with "
-            f"--resume {run_dir}, or choose another --out"
-        )
+    check_new_run_folder(RunDir(run_dir), overwrite, check_lock=True)
+    return RunPlan(
+        spec.name, model_config, options, data or spec.default_dataset, run_dir, False, overwrite
+    )
 
-    return RunPlan(spec.name, model_config, options, data or spec.default_dataset, run_dir)
+
+def check_new_run_folder(run: RunDir, overwrite: bool, check_lock: bool = False) -> None:
+    """Refuse a folder a new run would damage, saying how to continue or start over
+    (``check_lock``: first refuse a run another process is training right now)."""
+    if run.path.exists() and not run.path.is_dir():
+        raise GanzooError(f"--out {run} is a file, not a folder: choose another --out")
+    if not run.contents():
+        return
+    if check_lock:
+        run.check_free()
+    if run.checkpoints():
+        raise GanzooError(
+            f"{run} already exists and holds a run with checkpoints (newest {run.latest().name}): "
+            f"continue it with --resume {run}, or choose another --out"
+        )
+    if not run.is_run():
+        raise GanzooError(
+            f"{run} already exists and is not a ganzoo run (it holds {run.contents()[0]}, ...): "
+            "choose another --out"
+        )
+    if not overwrite:
+        raise GanzooError(
+            f"{run} already exists and holds a run that stopped before its first checkpoint: "
+            "start it over with "
+            "--overwrite, or choose another --out"
+        )
 
 
 def plan_resume(run_dir: str | Path, overrides: Mapping[str, Any]) -> RunPlan:
@@ -126,12 +173,13 @@ def plan_resume(run_dir: str | Path, overrides: Mapping[str, Any]) -> RunPlan:
     path = run / RUN_CONFIG
     if not path.is_file():
         raise GanzooError(f"{run} is not a ganzoo run directory (no {RUN_CONFIG})")
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc})") from None
+    RunDir(run).check_free()  # its trainer is running: say so before anything else
+    saved = RunDir(run).read_config()
+    if saved is None:
+        raise ConfigError(f"{path} is not valid JSON: it is damaged")
     if saved.get("format") != RUN_FORMAT:
         raise ConfigError(f"{path} is not a ganzoo run config")
+    check_layers([TrainOptions], [overrides])
     changed = {k for k, v in overrides.items() if v is not None and saved["train"].get(k) != v}
     frozen = sorted(changed - RESUMABLE)
     if frozen:
@@ -143,6 +191,11 @@ def plan_resume(run_dir: str | Path, overrides: Mapping[str, Any]) -> RunPlan:
     model_config = apply_overrides(spec.config(), saved["model"], what=f"model {spec.name!r}")
     train = {**saved["train"], **{k: v for k, v in overrides.items() if v is not None}}
     options = apply_overrides(TrainOptions(), train, what="training")
+    if not RunDir(run).checkpoints():
+        raise GanzooError(
+            f"{run} has no checkpoint to resume from (it stopped before its first one): start "
+            f"it over with ganzoo train {spec.name} --out {run} --overwrite"
+        )
     return RunPlan(spec.name, model_config, options, saved["data"], run, resume=True)
 
 
@@ -159,7 +212,52 @@ def data_options(options: TrainOptions) -> dict[str, Any]:
 
 
 def execute(plan: RunPlan, world: Any = None) -> dict[str, float]:
-    """Build the model and data, write the run config, and fit."""
+    """Lock the run, build the model and data, write the run config, and fit."""
+    is_main = world is None or world.is_main
+    run = RunDir(plan.run_dir)
+    created = is_main and not run.path.exists()
+    try:
+        with run.lock() if is_main else contextlib.nullcontext():
+            if is_main:
+                prepare_folder(plan, run)
+            if world is not None:
+                world.barrier()  # no rank reads checkpoints while rank 0 tidies the folder
+            try:
+                return _build_and_fit(plan, run, world, is_main)
+            except GanzooError:
+                raise
+            except Exception as exc:
+                error = resource_error(exc, plan, run)
+                if error is None:
+                    raise
+                raise error from None
+    except BaseException:
+        if created:  # a failure before anything was written leaves no empty folder behind
+            run.remove_if_unused()
+        raise
+
+
+def prepare_folder(plan: RunPlan, run: RunDir) -> None:
+    """Under the lock: tidy the leftovers of a killed checkpoint write, check the folder again
+    (another process may have started in it since planning) and check the step to reach."""
+    for note in run.clean_leftovers():
+        warnings.warn(f"{run.checkpoints_path}: {note}", stacklevel=2)
+    if not plan.resume:
+        check_new_run_folder(run, plan.overwrite)
+        if plan.overwrite:
+            run.clear_for_restart()
+        return
+    from .checkpoint import find_resume_point
+
+    step = find_resume_point(run.path, report=False).step
+    if plan.options.steps <= step:
+        raise ConfigError(
+            f"{run} is already at step {step}; --steps is the new total, not steps to add: "
+            f"pass more than {step} (e.g. --steps {2 * step})"
+        )
+
+
+def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dict[str, float]:
     import torch
 
     from ..api import build_from_config, get_spec
@@ -175,16 +273,64 @@ def execute(plan: RunPlan, world: Any = None) -> dict[str, float]:
     )
     get_registry().losses.get(plan.options.loss)  # an unknown loss fails before any file is written
     if plan.resume:
-        from .checkpoint import latest_checkpoint
-
-        latest_checkpoint(plan.run_dir)  # fail early, before touching the run
-        saved = json.loads((plan.run_dir / RUN_CONFIG).read_text(encoding="utf-8"))
+        saved = run.read_config() or plan.to_json()
         saved["train"] = config_to_dict(plan.options)
-        is_main = world is None or world.is_main
-        if is_main:
-            (plan.run_dir / RUN_CONFIG).write_text(json.dumps(saved, indent=2) + "\n")
-    elif world is None or world.is_main:
-        plan.run_dir.mkdir(parents=True, exist_ok=True)
-        (plan.run_dir / RUN_CONFIG).write_text(json.dumps(plan.to_json(), indent=2) + "\n")
+    else:
+        saved = plan.to_json()
+    if is_main:
+        run.write_config(saved)
     trainer = get_registry().trainers.get(spec.trainer)()
     return trainer.fit(model, data, plan.options, plan.run_dir, resume=plan.resume, world=world)
+
+
+_ALLOCATION = re.compile(r"(?:tried to allocate|Tried to allocate) ([\d.]+ ?[KMGT]?i?B|\d+ bytes)")
+
+
+def _size(text: str) -> str:
+    """``"8796093022208 bytes"`` -> ``"8.0 TiB"``; CUDA's ``"20.00 GiB"`` stays as it is."""
+    if not text.endswith(" bytes"):
+        return text
+    value = float(text.split()[0])
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}" if unit != "bytes" else f"{value:.0f} bytes"
+        value /= 1024
+    return text
+
+
+def resource_error(exc: BaseException, plan: RunPlan, run: RunDir) -> GanzooError | None:
+    """One line for running out of memory or disk during training (None for other errors)."""
+    import torch
+
+    from .trainer import latest_or_none
+
+    last = latest_or_none(run.path)
+    resume = f"ganzoo train --resume {run} --steps {plan.options.steps}"
+    if is_disk_full(exc):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        if last is not None:
+            then = f"{last.name} is intact: free some space, then continue with {resume}"
+        else:
+            then = (
+                "no checkpoint was written yet: free some space, then start over with "
+                f"ganzoo train {plan.arch} --out {run} --overwrite"
+            )
+        return GanzooError(f"no space left on the device holding {run}{where}; {then}")
+    text = str(exc)
+    cpu_oom = isinstance(exc, RuntimeError) and "can't allocate memory" in text
+    cuda_oom = torch.cuda.OutOfMemoryError  # torch.OutOfMemoryError from torch 2.5 on
+    if not (isinstance(exc, cuda_oom) or cpu_oom):
+        return None
+    match = _ALLOCATION.search(text)
+    need = f" (an allocation of {_size(match.group(1))} failed)" if match else ""
+    device = "this machine" if cpu_oom else "the GPU"
+    head = f"out of memory on {device} with batch size {plan.options.batch_size}{need}"
+    if last is None:
+        return GanzooError(
+            f"{head}: start over with ganzoo train {plan.arch} --out {run} --overwrite and a "
+            "smaller --batch-size"
+        )
+    return GanzooError(
+        f"{head}; {last.name} is intact: free memory and continue with {resume}, or start a "
+        "new run with a smaller --batch-size (a run keeps its batch size)"
+    )

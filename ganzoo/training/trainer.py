@@ -12,18 +12,27 @@ documented extension points (``prepare_real``, ``final_image``, ``sample_latent`
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import GanzooError
+from ..errors import GanzooError, Interrupted
 from ..images import save_grid
-from .checkpoint import latest_checkpoint, load_training_state, save_checkpoint, step_name
+from ..rundir import RunDir
+from .checkpoint import (
+    ResumePoint,
+    describe_nonfinite,
+    find_resume_point,
+    flatten_optimizer,
+    model_tensors,
+    nonfinite,
+    save_checkpoint,
+)
 from .distributed import World
 from .ema import update_ema
 from .options import TrainOptions
@@ -34,14 +43,23 @@ class TrainingDiverged(GanzooError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-class TrainingInterrupted(GanzooError):
+class TrainingInterrupted(Interrupted):
     """Ctrl-C: a checkpoint was written and the run can be resumed."""
+
+
+class SmallDatasetWarning(UserWarning):
+    """The dataset holds fewer images than one batch."""
 
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise GanzooError(
+            f"--device {name!r} is not a device: use cpu, cuda, cuda:N or auto"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise GanzooError(f"--device {name}: CUDA is not available here; use --device cpu")
     return dev
@@ -108,15 +126,25 @@ class AdversarialTrainer:
 
         start = 0
         if resume:
-            start = self._restore(run_dir, model, {"g": opt_g, "d": opt_d}, gen)
-            world.restore_rng(latest_checkpoint(run_dir), options.seed, start)
-        log = MetricsLog(run_dir / "metrics.jsonl", enabled=world.is_main, truncate_after=start)
-        from ..data.feed import eval_images, open_feed, summary
+            point = self._restore(run_dir, model, {"g": opt_g, "d": opt_d}, gen)
+            start = point.step
+            world.restore_rng(point.path, options.seed, start)
+        log = MetricsLog(run_dir, enabled=world.is_main, truncate_after=start if resume else None)
+        from ..data.feed import dataset_size, eval_images, open_feed, summary
         from ..metrics.evaluate import training_evaluator  # None unless options.eval_every
 
         evaluate = None
         if world.is_main and options.eval_every:
             evaluate = training_evaluator(options, eval_images(data), dev)
+        n_images = dataset_size(data)  # None for a stream
+        if n_images is not None and n_images < options.batch_size and world.is_main:
+            warnings.warn(
+                f"the dataset has {n_images} images, fewer than one batch of "
+                f"{options.batch_size}: every batch repeats them and the GAN can only memorise "
+                "them; add images, or lower --batch-size to at most the dataset's size",
+                SmallDatasetWarning,
+                stacklevel=2,
+            )
         feed = open_feed(data, options, world, dev, start)
         if world.is_main and options.progress:
             print(f"ganzoo: data: {summary(data, feed)}", file=sys.stderr, flush=True)
@@ -124,6 +152,14 @@ class AdversarialTrainer:
         acc: dict[str, torch.Tensor] = {}
         acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
         final: dict[str, float] = {}
+
+        def diverged(what: str, first: int, last: int) -> TrainingDiverged:
+            where = latest_or_none(run_dir)
+            return TrainingDiverged(
+                f"{what} became non-finite between steps {first} and {last}; the last good "
+                f"checkpoint is {where or 'none (no checkpoint was written yet)'}: lower "
+                "--lr-g/--lr-d, add --set r1_gamma=1 or try --loss hinge"
+            )
 
         def flush(step_done: int) -> dict[str, float]:
             nonlocal acc, acc_steps, t_last
@@ -137,13 +173,7 @@ class AdversarialTrainer:
             values = world.reduce_mean(values)
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad:
-                where = latest_or_none(run_dir)
-                raise TrainingDiverged(
-                    f"{', '.join(bad)} became non-finite between steps {step_done - acc_steps} "
-                    f"and {step_done}; the last good checkpoint is "
-                    f"{where or 'none (no checkpoint was written yet)'}: lower --lr-g/--lr-d, "
-                    "add --set r1_gamma=1 or try --loss hinge"
-                )
+                raise diverged(", ".join(bad), step_done - acc_steps, step_done)
             log.write({"step": step_done, **values})
             bar.update(step_done - bar.n)
             bar.set_postfix(
@@ -157,6 +187,14 @@ class AdversarialTrainer:
         def checkpoint(step_done: int) -> None:
             nonlocal last_good
             flush(step_done)  # never checkpoint weights that went non-finite
+            # losses can stay finite while weights or BatchNorm statistics do not; every rank
+            # checks (their weights agree), so none is left waiting for a checkpoint never written
+            optim = [
+                flatten_optimizer(k, o.state_dict())[0] for k, o in (("g", opt_g), ("d", opt_d))
+            ]
+            bad = nonfinite([*model_tensors(model), *(kv for t in optim for kv in t.items())])
+            if bad:
+                raise diverged(f"the weights ({describe_nonfinite(bad)})", last_good, step_done)
             rng = world.gather_rng(rng_state(gen))  # every rank's random state (a collective)
             if world.is_main:
                 save_checkpoint(
@@ -175,7 +213,7 @@ class AdversarialTrainer:
             if world.is_main:
                 save_grid(
                     model.sample(options.n_samples, z=fixed_z),
-                    run_dir / "samples" / f"{step_name(step_done)}.png",
+                    RunDir(run_dir).sample_path(step_done),
                 )
 
         # under torchrun a checkpoint needs every rank at the same step: Ctrl-C stops at once
@@ -226,17 +264,19 @@ class AdversarialTrainer:
             feed.close()
             bar.close()
             if world.is_main:
-                from .plot import plot_losses
-
-                plot_losses(run_dir / "metrics.jsonl", run_dir / "loss.png")
+                write_loss_plot(run_dir)
         return final
 
-    def _restore(self, run_dir: Path, model: Any, optimizers: dict, gen: torch.Generator) -> int:
+    def _restore(
+        self, run_dir: Path, model: Any, optimizers: dict, gen: torch.Generator
+    ) -> ResumePoint:
+        """Load the newest intact checkpoint (older ones when the newest is broken, with a
+        warning naming it) into the model, the optimisers and the random generators."""
         from ..serialization import load_networks, read_config
         from .checkpoint import unflatten_optimizer
 
-        ckpt = latest_checkpoint(run_dir)
-        plain, tensors = load_training_state(ckpt)
+        point = find_resume_point(run_dir)
+        ckpt, plain, tensors = point.path, point.state, point.tensors
         load_networks(model, ckpt, read_config(ckpt))
 
         for name, opt in optimizers.items():
@@ -246,7 +286,7 @@ class AdversarialTrainer:
         torch.set_rng_state(tensors["rng.torch"].to(torch.uint8).cpu())
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"].to(torch.uint8).cpu())
-        return int(plain["step"])
+        return point
 
 
 class GracefulInterrupt:
@@ -290,25 +330,45 @@ def rng_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
 
 def latest_or_none(run_dir: Path) -> Path | None:
     try:
-        return latest_checkpoint(run_dir)
+        return RunDir(run_dir).latest()
     except GanzooError:
         return None
 
 
-class MetricsLog:
-    """Appends one JSON object per logged step to ``metrics.jsonl``."""
+def write_loss_plot(run_dir: Path) -> None:
+    """Redraw ``loss.png``; a failure (a full disk) is a warning, never the error a run ends
+    with, since the plot is derived from ``metrics.jsonl``."""
+    from .plot import plot_losses
 
-    def __init__(self, path: Path, enabled: bool = True, truncate_after: int = 0) -> None:
-        self.path, self.enabled = path, enabled
-        if enabled and truncate_after and path.exists():  # drop entries past the resumed step
-            lines = path.read_text(encoding="utf-8").splitlines()
-            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= truncate_after]
-            path.write_text("".join(ln + "\n" for ln in kept), encoding="utf-8")
+    run = RunDir(run_dir)
+    try:
+        plot_losses(run.metrics.path, run.loss_plot_path)
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"could not draw {run.loss_plot_path} ({exc})", stacklevel=2)
+
+
+class MetricsLog:
+    """Appends one JSON object per logged step to the run's ``metrics.jsonl``.
+
+    On resume (``truncate_after`` = the checkpoint's step) the entries past that step, and a
+    line a crash or a full disk left torn, are dropped first, with a warning for the latter.
+    """
+
+    def __init__(self, run_dir: Path, enabled: bool = True, truncate_after: int | None = None):
+        self.file = RunDir(run_dir).metrics
+        self.enabled = enabled
+        if enabled and truncate_after is not None:
+            torn = self.file.repair(truncate_after)
+            if torn:
+                warnings.warn(
+                    f"dropped {torn} torn or unreadable line(s) from {self.file.path} (left by a "
+                    "crash or a full disk)",
+                    stacklevel=2,
+                )
 
     def write(self, record: dict[str, Any]) -> None:
         if self.enabled:
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
+            self.file.append(record)
 
 
 def progress_bar(options: TrainOptions, start: int, enabled: bool) -> Any:

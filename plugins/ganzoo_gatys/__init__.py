@@ -134,6 +134,8 @@ class GatysConfig:
             raise ValueError("style_blend and style_layer_weights must not be negative")
         if any(len(s) != 2 or min(s) < 1 for s in self.style_sizes):
             raise ValueError("style_sizes holds [height, width] pairs")
+        if not 0 <= self.seed <= ganzoo.config.MAX_SEED:
+            raise ValueError(f"seed must be between 0 and {ganzoo.config.MAX_SEED}")
 
 
 @ganzoo.hookimpl

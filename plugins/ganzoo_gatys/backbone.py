@@ -2,9 +2,10 @@
 
 Weights come from one of three places, chosen by ``backbone_weights``:
 
-* ``"pretrained"``: ``timm.create_model(name, pretrained=True)``, which reads the Hugging Face cache
-  or downloads; every failure becomes one :class:`~ganzoo.errors.WeightsError` that says how to
-  proceed offline;
+* ``"pretrained"``: the model's safetensors file on the Hugging Face Hub (or in its cache), handed
+  to ``timm.create_model(name, pretrained=True)``; a repo with only pickled weights is refused
+  (ganzoo never unpickles a download) and every other failure becomes one
+  :class:`~ganzoo.errors.WeightsError` that says how to proceed offline;
 * a ``.safetensors`` file: a state dict of the timm model (only the tensors of the layers used are
   needed; the classifier may be missing);
 * ``"random"``: a seeded random initialisation, with a warning that the result will be poor.
@@ -26,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ganzoo.errors import ConfigError, WeightsError
+from ganzoo.errors import ConfigError, GanzooError, WeightsError
 
 from .layers import LayerCatalog, is_vgg, layer_catalog
 
@@ -108,7 +109,9 @@ def _create(name: str, *, pretrained: bool = False, meta: bool = False) -> nn.Mo
         if "pretrained" in str(exc).lower() and "exist" in str(exc).lower():
             raise WeightsError(
                 f"timm has no pretrained weights for backbone {name!r}: pass "
-                "--backbone-weights FILE.safetensors or choose another backbone"
+                "backbone_weights='FILE.safetensors' or choose another backbone",
+                cli=f"timm has no pretrained weights for backbone {name!r}: pass "
+                "--backbone-weights FILE.safetensors or choose another --backbone",
             ) from None
         raise _offline_error(name, type(exc).__name__) from None
     except Exception as exc:  # network and cache errors of huggingface_hub, requests or httpx
@@ -117,28 +120,65 @@ def _create(name: str, *, pretrained: bool = False, meta: bool = False) -> nn.Mo
         raise _offline_error(name, type(exc).__name__) from None
 
 
-def _offline_error(name: str, reason: str) -> WeightsError:
+def _create_pretrained(name: str, cfg: dict) -> nn.Module:
+    """timm's model with pretrained weights read from the Hub's safetensors file only: timm's
+    own loader would fall back to unpickling a repo's pytorch_model.bin."""
+    import timm
+
+    from ganzoo.hub.timm_weights import download_state_dict, pretrained_overlay
+
+    try:
+        state, _ = download_state_dict(name, cfg)
+    except GanzooError:
+        raise
+    except Exception as exc:  # network and cache errors of huggingface_hub, requests or httpx
+        raise _offline_error(name, type(exc).__name__) from None
+    overlay = pretrained_overlay(state)
+    return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
+
+
+def _offline_error(name: str, reason: str, download: str | None = None) -> WeightsError:
+    """What to do when the backbone's weights are neither cached nor downloadable
+    (``download``: the command that fetches them). The Python message names the model's
+    arguments, the CLI's (``cli=``) the command's flags."""
     from huggingface_hub import constants
 
+    fetch = f"download them once while online ({download}), " if download else ""
+
+    def advice(weights_file: str, random: str) -> str:
+        return (
+            f"pretrained weights of backbone {name} are not in the Hugging Face cache "
+            f"({constants.HF_HUB_CACHE}) and could not be downloaded ({reason}): {fetch}pass "
+            f"{weights_file} (a state dict of the timm model), point HF_HOME / HF_HUB_CACHE at "
+            f"a cache that holds them (HF_HUB_OFFLINE=1 skips the network), or use {random} for "
+            "a poor result"
+        )
+
     return WeightsError(
-        f"pretrained weights of backbone {name} are not in the Hugging Face cache "
-        f"({constants.HF_HUB_CACHE}) and could not be downloaded ({reason}): pass "
-        "--backbone-weights FILE.safetensors (a state dict of the timm model), point HF_HOME / "
-        "HF_HUB_CACHE at a cache that holds them (HF_HUB_OFFLINE=1 skips the network), or use "
-        "--random-weights for a poor result"
+        advice("backbone_weights='FILE.safetensors'", "backbone_weights='random'"),
+        cli=advice("--backbone-weights FILE.safetensors", "--random-weights"),
     )
 
 
 def _fail_fast_offline(name: str, cfg: dict) -> None:
-    """Offline (HF_HUB_OFFLINE) and not cached: say so before timm builds the whole model."""
+    """Not cached, and offline (HF_HUB_OFFLINE) or the Hub out of reach: say so at once, before
+    timm builds the whole model and huggingface_hub retries for a minute."""
     from huggingface_hub import constants, try_to_load_from_cache
 
-    repo = cfg.get("hf_hub_id")
-    if not constants.HF_HUB_OFFLINE or not repo:
+    from ganzoo.hub.reach import hub_unreachable, offline_mode
+    from ganzoo.hub.timm_weights import weights_location
+
+    if not cfg.get("hf_hub_id"):
         return
-    files = [cfg.get("hf_hub_filename"), "model.safetensors", "pytorch_model.bin"]
-    if not any(isinstance(try_to_load_from_cache(repo, f), str) for f in files if f):
-        raise _offline_error(name, "HF_HUB_OFFLINE is set")
+    repo, revision, filename = weights_location(name, cfg)  # the only file that is ever loaded
+    if isinstance(try_to_load_from_cache(repo, filename, revision=revision), str):
+        return
+    download = f"hf download {repo} {filename}" + (f" --revision {revision}" if revision else "")
+    if offline_mode():
+        raise _offline_error(name, "HF_HUB_OFFLINE is set", download)
+    down = hub_unreachable()
+    if down is not None:
+        raise _offline_error(name, f"cannot reach {constants.ENDPOINT}: {down}", download)
 
 
 _TRUNKS: collections.OrderedDict[tuple[str, str], nn.Module] = collections.OrderedDict()
@@ -156,7 +196,7 @@ def trunk(name: str, weights: str, log=None) -> nn.Module:
         _fail_fast_offline(name, getattr(model, "pretrained_cfg", None) or {})
         if log is not None:
             log(f"loading pretrained weights of {name} through timm (Hugging Face cache or Hub)")
-        model = _create(name, pretrained=True)
+        model = _create_pretrained(name, dict(getattr(model, "pretrained_cfg", None) or {}))
     elif not is_vgg(model):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)

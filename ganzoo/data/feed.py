@@ -71,22 +71,30 @@ class EpochOrder:
 
     def take(self, step: int) -> tuple[Tensor, Tensor | None]:
         """``(positions, flips)`` of step ``step``'s global batch (``per_step`` of each)."""
-        start, end = step * self.per_step, (step + 1) * self.per_step
-        parts, flip_parts = [], []
-        while start < end:
-            epoch, offset = divmod(start, self.count)
-            n = min(end - start, self.count - offset)
+        start = step * self.per_step
+        epoch, offset = divmod(start, self.count)
+        if offset + self.per_step <= self.count:  # the usual case: inside one epoch, no copy
             perm, flips = self._epoch(epoch)
-            parts.append(perm[offset : offset + n])
-            if flips is not None:
-                flip_parts.append(flips[perm[offset : offset + n]])
-            start += n
-        index = parts[0] if len(parts) == 1 else torch.cat(parts)
-        flips = (
-            None
-            if not self.flip
-            else (flip_parts[0] if len(flip_parts) == 1 else torch.cat(flip_parts))
-        )
+            index = perm[offset : offset + self.per_step]
+            return index, (flips[index] if flips is not None else None)
+        # across epochs (or a batch larger than the dataset): allocate first, so that an absurd
+        # batch size fails at once with the allocation's size instead of looping
+        index = torch.empty(self.per_step, dtype=torch.long, device=self.device)
+        done = 0
+        while done < self.per_step:
+            epoch, offset = divmod(start + done, self.count)
+            n = min(self.per_step - done, self.count - offset)
+            index[done : done + n] = self._epoch(epoch)[0][offset : offset + n]
+            done += n
+        if not self.flip:
+            return index, None
+        flips = torch.empty(self.per_step, dtype=torch.bool, device=self.device)
+        done = 0
+        while done < self.per_step:
+            epoch, offset = divmod(start + done, self.count)
+            n = min(self.per_step - done, self.count - offset)
+            flips[done : done + n] = self._epoch(epoch)[1][index[done : done + n]]
+            done += n
         return index, flips
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .api import create_model, describe, get_spec, list_models, model_config
-from .config import param
+from .config import ModelConfig, param
 from .errors import (
     ConfigError,
     DataError,
@@ -29,16 +29,20 @@ from .errors import (
 from .hookspecs import hookimpl
 from .plugins import PLUGIN_API_VERSION, get_registry
 from .protocols import GAN, STYLE_TRANSFER, Discriminator, Generator, Trainer
-from .registry import ModelSpec
+from .registry import Registrar
+from .spec import ModelSpec, Preset, TrainingRecipe
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .hub import from_pretrained
-    from .models import GANModel, ZooModel
+    from .models import GANModel, ImageGrid, StyleTransferModel, StylizeResult, ZooModel
 
 _LAZY = {
     "GANModel": ("ganzoo.models", "GANModel"),
+    "ImageGrid": ("ganzoo.models", "ImageGrid"),
+    "StyleTransferModel": ("ganzoo.models", "StyleTransferModel"),
+    "StylizeResult": ("ganzoo.models", "StylizeResult"),
     "ZooModel": ("ganzoo.models", "ZooModel"),
     "from_pretrained": ("ganzoo.hub", "from_pretrained"),
 }
@@ -67,10 +71,17 @@ __all__ = [
     "GanzooError",
     "Generator",
     "HubError",
+    "ImageGrid",
+    "ModelConfig",
     "ModelSpec",
     "PluginError",
+    "Preset",
+    "Registrar",
     "RegistrationError",
+    "StyleTransferModel",
+    "StylizeResult",
     "Trainer",
+    "TrainingRecipe",
     "UnknownNameError",
     "WeightsError",
     "ZooModel",

@@ -12,17 +12,18 @@ from typing import Any
 
 from .config import apply_overrides, config_to_dict, field_default, field_help, type_name
 from .errors import ConfigError, GanzooError, PluginError, RegistrationError
-from .plugins import get_registry
-from .registry import ModelSpec
+from .plugins import get_host, get_registry
+from .registry import resolve_callable
+from .spec import ModelSpec, Preset
 
 
 def list_models(pattern: str = "*", kind: str | None = None, pretrained: bool = False) -> list[str]:
     """Names of registered architectures matching an fnmatch ``pattern`` (``"style*"``).
 
     ``kind`` keeps one kind (``"gan"``, ``"style-transfer"``); ``pretrained=True`` lists
-    ``arch.tag`` names of published weights instead.
+    ``arch.tag`` names of published weights (the catalogue) instead.
     """
-    if pretrained:  # the catalogue file and plugins' declared tags together
+    if pretrained:
         from .catalog import pretrained_rows
 
         return [row["name"] for row in pretrained_rows(pattern, kind=kind)]
@@ -35,27 +36,26 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def model_config(name: str | ModelSpec, preset: str | None = None, **overrides: Any) -> Any:
-    """The resolved config dataclass of a model: defaults, then a preset, then ``overrides``."""
+    """The resolved config dataclass of a model: defaults, then a preset's config keys, then
+    ``overrides``, each key and type checked."""
     spec = name if isinstance(name, ModelSpec) else get_spec(name)
-    model_keys, _ = split_options(spec, preset_values(spec, preset))
-    config = apply_overrides(spec.config(), model_keys, what=f"model {spec.name!r}")
+    values = get_preset(spec, preset).config if preset is not None else {}
+    config = apply_overrides(spec.config(), values, what=f"model {spec.name!r}")
     return apply_overrides(config, overrides, what=f"model {spec.name!r}")
 
 
-def preset_values(spec: ModelSpec, preset: str | None) -> dict[str, Any]:
-    """The overrides a named preset stands for (model and training keys together)."""
-    if preset is None:
-        return {}
+def get_preset(spec: ModelSpec, preset: str) -> Preset:
+    """The named :class:`~ganzoo.Preset` of a spec; an unknown name lists the known ones."""
     if preset not in spec.presets:
         known = ", ".join(sorted(spec.presets)) or "none"
         raise ConfigError(f"model {spec.name!r} has no preset {preset!r}; presets: {known}")
-    return dict(spec.presets[preset])
+    return spec.presets[preset]
 
 
 def split_options(
     spec: ModelSpec, options: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split flat ``options`` into (model config keys, everything else) by the config's fields."""
+    """Split flat ``options`` (``--set`` keys) into (model config keys, everything else)."""
     names = {f.name for f in dataclasses.fields(spec.config)}
     model = {k: v for k, v in options.items() if k in names}
     rest = {k: v for k, v in options.items() if k not in names}
@@ -83,45 +83,60 @@ def create_model(
 
 
 def build_from_config(spec: ModelSpec, config: Any) -> Any:
-    """Call a spec's builder and check that it returned the kind of model the spec declares."""
-    from .models import GANModel, ZooModel
+    """Call a spec's builder, check that it returned the kind of model the spec declares, and
+    record on the model its architecture, config and provenance (plugin and distribution)."""
+    from .models import GANModel, Provenance, StyleTransferModel, ZooModel
 
-    plugin = f" (plugin {spec.plugin!r})" if spec.plugin else ""
+    host = get_host()
+    entry = host.registry.models.entry(spec.name) if spec.name in host.registry.models else None
+    plugin = entry.plugin if entry is not None else ""
+    origin = f" (plugin {plugin!r})" if plugin else ""
     try:
-        model = spec.builder()(config)
+        build = resolve_callable(spec.build, what=f"builder of model {spec.name!r}{origin}")
+        model = build(config)
     except GanzooError:
         raise
     except (ValueError, TypeError) as exc:
         # a config value the builder rejects, or networks that break a protocol (GANModel checks)
-        raise ConfigError(f"cannot build {spec.name!r}{plugin} with this config: {exc}") from exc
+        raise ConfigError(f"cannot build {spec.name!r}{origin} with this config: {exc}") from exc
     except Exception as exc:  # anything else is the plugin's fault: say which plugin
         import torch
 
         oom = (torch.cuda.OutOfMemoryError, MemoryError)  # torch.OutOfMemoryError is the former
         if isinstance(exc, oom) or "can't allocate" in str(exc):
             raise ConfigError(
-                f"building {spec.name!r}{plugin} with this config needs more memory than there "
+                f"building {spec.name!r}{origin} with this config needs more memory than there "
                 "is: choose smaller sizes (ganzoo info shows the config)"
             ) from None
         detail = (str(exc).strip().splitlines() or [""])[0][:200]
         raise PluginError(
-            f"the builder of {spec.name!r}{plugin} failed with {type(exc).__name__}: {detail} "
+            f"the builder of {spec.name!r}{origin} failed with {type(exc).__name__}: {detail} "
             "(a bug in the plugin: report it to its authors)"
         ) from exc
-    expected = GANModel if spec.kind == GANModel.kind else ZooModel
+    expected = {GANModel.kind: GANModel, StyleTransferModel.kind: StyleTransferModel}.get(
+        spec.kind, ZooModel
+    )
     if not isinstance(model, expected):
         raise RegistrationError(
-            f"builder of model {spec.name!r} (plugin {spec.plugin!r}) returned "
-            f"{type(model).__name__}, not a ganzoo.{expected.__name__}"
+            f"builder of model {spec.name!r}{origin} returned "
+            f"{type(model).__name__}, not a ganzoo.models.{expected.__name__}"
         )
+    info = host.plugins.get(plugin)
     model.arch = spec.name
     model.config = config
+    model.provenance = Provenance(
+        arch=spec.name,
+        kind=spec.kind,
+        plugin=plugin,
+        distribution=info.distribution if info is not None else "",
+        version=info.version if info is not None else "",
+    )
     if isinstance(model, GANModel):
-        check_generator_shape(spec, model)
+        check_generator_shape(spec, model, origin)
     return model
 
 
-def check_generator_shape(spec: ModelSpec, model: Any) -> None:
+def check_generator_shape(spec: ModelSpec, model: Any, origin: str = "") -> None:
     """Run the generator once on one latent vector and compare its images with the declared
     ``image_shape``, so that a mismatch is an error when the model is built rather than deep
     inside training. Free on the meta device; a generator that raises here is left to the
@@ -142,7 +157,7 @@ def check_generator_shape(spec: ModelSpec, model: Any) -> None:
         return
     if shape[1:] != declared:
         raise RegistrationError(
-            f"the generator of {spec.name!r} (plugin {spec.plugin!r}) returns images of shape "
+            f"the generator of {spec.name!r}{origin} returns images of shape "
             f"{shape} for one latent vector, but its image_shape promises {declared}: make "
             "forward(z) return N×image_shape images, or fix image_shape"
         )
@@ -163,19 +178,33 @@ def describe(name: str) -> dict[str, Any]:
                 "choices": list(f.metadata.get("choices", ())) or None,
             }
         )
+    recipe = spec.recipe
     return {
         "name": spec.name,
         "kind": spec.kind,
         "summary": spec.summary,
         "paper": spec.paper,
-        "plugin": spec.plugin,
-        "trainer": spec.trainer,
-        "loss": spec.loss,
-        "default_dataset": spec.default_dataset,
+        "plugin": get_registry().plugin_of(spec.name),
         "license": spec.license,
         "config": fields,
         "defaults": config_to_dict(spec.config()),
-        "train_defaults": dict(spec.train_defaults),
-        "presets": {k: dict(v) for k, v in spec.presets.items()},
+        "recipe": None
+        if recipe is None
+        else {
+            "trainer": recipe.trainer,
+            "loss": recipe.loss,
+            "dataset": recipe.dataset,
+            "options": _jsonable(recipe.options),
+        },
+        "presets": {
+            k: {"config": _jsonable(p.config), "train": _jsonable(p.train), "summary": p.summary}
+            for k, p in spec.presets.items()
+        },
         "pretrained": [n.split(".", 1)[1] for n in list_models(f"{spec.name}.*", pretrained=True)],
     }
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(json.dumps(dict(values), default=str))

@@ -1,13 +1,15 @@
-"""The core's own registrations: losses, datasets and the adversarial trainer.
+"""The core's own registrations: losses, datasets, the adversarial trainer, feature extractors
+and the CLI's commands.
 
-The core registers these through the same hooks as any plugin (it appears as ``ganzoo`` in
-``ganzoo plugins --all``), naming each object by ``"module:attribute"`` so that nothing here
-imports torch.
+The core registers these through the same hooks and the same :class:`~ganzoo.Registrar` as any
+plugin (it appears as ``ganzoo`` in ``ganzoo plugins --all``), naming each object by
+``"module:attribute"`` so that nothing here imports torch.
 """
 
 from __future__ import annotations
 
 from .hookspecs import hookimpl
+from .registry import Registrar
 
 LOSSES = {
     "bce": ("ganzoo.training.losses:BCE", "binary cross-entropy, non-saturating G loss"),
@@ -31,20 +33,20 @@ DATASETS = {
 
 
 @hookimpl
-def ganzoo_register_losses(register) -> None:
+def ganzoo_register_losses(registrar: Registrar) -> None:
     for name, (target, summary) in LOSSES.items():
-        register(name, target, summary)
+        registrar.add_loss(name, target, summary)
 
 
 @hookimpl
-def ganzoo_register_datasets(register) -> None:
+def ganzoo_register_datasets(registrar: Registrar) -> None:
     for name, (target, summary) in DATASETS.items():
-        register(name, target, summary)
+        registrar.add_dataset(name, target, summary)
 
 
 @hookimpl
-def ganzoo_register_trainers(register) -> None:
-    register(
+def ganzoo_register_trainers(registrar: Registrar) -> None:
+    registrar.add_trainer(
         "adversarial",
         "ganzoo.training.trainer:AdversarialTrainer",
         "the two-phase GAN loop: D on real and fake, then G through a frozen D",
@@ -69,6 +71,15 @@ FEATURES = {
 
 
 @hookimpl
-def ganzoo_register_features(register) -> None:
+def ganzoo_register_features(registrar: Registrar) -> None:
     for name, (target, summary) in FEATURES.items():
-        register(name, target, summary)
+        registrar.add_features(name, target, summary)
+
+
+@hookimpl
+def ganzoo_register_commands(registrar: Registrar) -> None:
+    # the core's command table lives with the CLI (ganzoo.cli.main.COMMANDS); click is light
+    from .cli.main import COMMANDS
+
+    for name, target in COMMANDS.items():
+        registrar.add_command(name, target)

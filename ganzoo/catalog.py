@@ -1,15 +1,12 @@
 """The catalogue of published weights: ``arch.tag`` -> Hub repository, pinned revision, checksums.
 
-Two sources are merged:
-
-1. the catalogue file, ``registry/catalog.toml`` in a source checkout (shipped inside the wheel
-   as ``ganzoo/_catalog/catalog.toml``), or the file named by the ``GANZOO_CATALOG``
-   environment variable, which replaces it (a private catalogue, or tests);
-2. ``ModelSpec.pretrained`` of installed plugins (``{tag: {...}}`` with the same keys).
-
-The file wins when both name the same ``arch.tag``: it is the curated list. Every entry pins a
-full commit id and the sha256 of each weight file, so ``ganzoo.from_pretrained("dcgan.digits32")``
-downloads exactly the bytes that were published and verifies them. Nothing here imports torch:
+One source of truth: the catalogue file, ``registry/catalog.toml`` in a source checkout
+(shipped inside the wheel as ``ganzoo/_catalog/catalog.toml``), or the file named by the
+``GANZOO_CATALOG`` environment variable, which replaces it (a private catalogue, or tests).
+Plugins do not declare weights of their own: an architecture's published weights are entries of
+the catalogue like any other, whichever plugin provides it. Every entry pins a full commit id
+and the sha256 of each weight file, so ``ganzoo.from_pretrained("dcgan.digits32")`` downloads
+exactly the bytes that were published and verifies them. Nothing here imports torch:
 ``ganzoo list --pretrained`` stays fast. The schema is documented in ``registry/README.md``.
 """
 
@@ -152,15 +149,11 @@ def make_entry(name: str, fields: Mapping[str, Any], source: str) -> PretrainedE
 
 
 def _declarations() -> list[tuple[str, Mapping[str, Any], str]]:
-    """Every (name, fields, source) declared, plugins first so that the file overrides them."""
-    found: list[tuple[str, Mapping[str, Any], str]] = []
-    for spec in (entry.value for entry in get_registry().models):
-        for tag, fields in spec.pretrained.items():
-            found.append((f"{spec.name}.{tag}", fields, f"plugin {spec.plugin}"))
+    """Every (name, fields, source) the catalogue file declares."""
     path = catalog_path()
-    if path is not None:
-        found += [(name, fields, str(path)) for name, fields in read_catalog_file(path).items()]
-    return found
+    if path is None:
+        return []
+    return [(name, fields, str(path)) for name, fields in read_catalog_file(path).items()]
 
 
 def catalog_entries() -> tuple[dict[str, PretrainedEntry], dict[str, str]]:

@@ -35,6 +35,20 @@ def check_seed(seed: int, option: str = "--seed") -> int:
     return seed
 
 
+class ModelConfig:
+    """Optional base class of a model's config dataclass, declaring its one extension point.
+
+    ``@dataclass class MyConfig(ganzoo.ModelConfig): ...``. A plain dataclass works too (its
+    ``validate`` is called when it defines one).
+    """
+
+    def validate(self) -> None:
+        """Check values that depend on each other (``fmap_min <= fmap_max``); raise
+        ``ValueError`` with one line saying what is wrong. Called after every override, by
+        ``create_model``, ``ganzoo train --set``, ``ganzoo info`` presets and when a saved
+        config is loaded; the message becomes a :class:`~ganzoo.ConfigError`."""
+
+
 def param(default: Any, help: str, *, choices: Iterable[Any] | None = None) -> Any:
     """Declare a config field with a default, a one-line help string and optional choices.
 
@@ -143,13 +157,13 @@ def parse_value(text: str) -> Any:
         return stripped
 
 
-def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+def parse_assignments(items: Iterable[str], *, option: str = "--set") -> dict[str, Any]:
     """Parse ``["key=value", ...]`` into a dict, with a clear error for a missing ``=``."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"{option} expects key=value, got {item!r}")
         out[key.strip()] = parse_value(value)
     return out
 
@@ -229,7 +243,8 @@ def apply_overrides(config: T, overrides: Mapping[str, Any], *, what: str = "") 
             raise unknown_option(key, [cls], what)
         changes[key] = check_value(cls, key, value)
     new = dataclasses.replace(config, **changes)
-    validate = getattr(new, "validate", None)
+    # ModelConfig declares validate(); a plain dataclass config may define one of its own
+    validate = new.validate if isinstance(new, ModelConfig) else getattr(new, "validate", None)
     if callable(validate):
         try:
             validate()

@@ -1,27 +1,35 @@
-"""Base classes for the models ganzoo builds, saves and loads.
+"""The model contract: the base classes every builder returns, with every extension point.
 
 :class:`ZooModel` is what every builder returns: an :class:`torch.nn.Module` that knows its
-architecture name and config and can be saved to and loaded from a folder or the Hub.
+architecture, config and provenance and can be saved to and loaded from a folder or the Hub.
 :class:`GANModel` holds a generator and a discriminator (and, once training asks for one, an
-exponential moving average of the generator) and is what the adversarial trainer fits. Its
-``final_image`` and ``prepare_real`` methods are the documented extension points for models whose
-networks exchange more than one image (MSG-GAN passes a pyramid); nothing in the trainer names an
-architecture.
+exponential moving average of the generator) and is what the adversarial trainer fits.
+:class:`StyleTransferModel` is the base of models that restyle a picture (``ganzoo stylize``).
+
+Every place where an architecture may differ is a method below with a default and a docstring
+saying who calls it and when (``prepare_real``, ``final_image``, ``sample_latent``,
+``generator_penalty``, ``views``, ``card_sample``, ``card_sections``, ``run``,
+``set_styles``): a plugin overrides what it needs in a subclass, and nothing in the trainer, the
+CLI or the Hub code names an architecture or looks for an optional attribute.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
 
-from .errors import ConfigError
-from .protocols import GAN, Discriminator, Generator
+from .errors import ConfigError, WeightsError
+from .protocols import GAN, STYLE_TRANSFER, Discriminator, Generator
+
+M = TypeVar("M", bound="ZooModel")
 
 
 @contextlib.contextmanager
@@ -36,16 +44,54 @@ def eval_mode(net: nn.Module) -> Iterator[nn.Module]:
         net.train(was_training)
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a built model comes from, recorded by :func:`ganzoo.create_model` (and loading)
+    when the model is built, so that saving it never has to ask the plugin system again."""
+
+    arch: str  #: the architecture name
+    kind: str  #: the spec's kind
+    plugin: str = ""  #: the plugin that registered the architecture
+    distribution: str = ""  #: that plugin's distribution (``pip install`` name)
+    version: str = ""  #: that distribution's version
+
+
+@dataclass
+class ImageGrid:
+    """Images meant to be shown as one grid: what a :meth:`GANModel.views` entry returns."""
+
+    images: Tensor  #: N×C×H×W in [-1, 1]
+    nrow: int | None = None  #: images per row (None: a square grid)
+
+
 class ZooModel(nn.Module):
     """A model ganzoo can build, save and load. Subclasses define :meth:`networks`."""
 
     kind: ClassVar[str] = ""
-    #: set by :func:`ganzoo.create_model` / :func:`ganzoo.from_pretrained`
+    #: set by :func:`ganzoo.create_model` / :func:`ganzoo.from_pretrained` when the model is built
     arch: str = ""
     config: Any = None
+    provenance: Provenance | None = None
+    #: set by :func:`ganzoo.from_pretrained`: the dataset, licence, recipe and metrics the weights
+    #: were published with (kept by a later ``save_pretrained``), and where they came from
+    card_info: Mapping[str, Any] | None = None
+    pretrained_from: str = ""
 
     def networks(self) -> dict[str, nn.Module]:
-        """The separately saved networks, by file stem (``generator``, ``discriminator``)."""
+        """The separately saved networks, by file stem (``generator``, ``discriminator``).
+
+        ``save_pretrained`` and every checkpoint write one ``NAME.safetensors`` per entry; may be
+        empty for a model with nothing to save."""
+        return {}
+
+    def card_sample(self) -> Tensor | None:
+        """Images for the model card's picture (``sample.png``), N×C×H×W in [-1, 1], or None
+        for no picture. Called by ``save_pretrained``; a GAN shows 16 samples."""
+        return None
+
+    def card_sections(self) -> dict[str, str]:
+        """Extra sections of the model card: heading -> Markdown body, written after the
+        model's config by ``save_pretrained``. Empty by default."""
         return {}
 
     # The Hub methods live in ganzoo.hub so this module stays about models.
@@ -62,21 +108,38 @@ class ZooModel(nn.Module):
         return push_to_hub(self, repo_id, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, **kwargs: Any) -> ZooModel:
-        """Load a model saved with :meth:`save_pretrained` (a folder, a Hub id or a tag)."""
+    def from_pretrained(cls: type[M], name_or_path: str | Path, **kwargs: Any) -> M:
+        """Load a model saved with :meth:`save_pretrained` (a folder, a Hub id or a tag).
+
+        Called on a subclass (``GANModel.from_pretrained(...)``), a saved model of another class
+        is an error rather than a surprise later."""
         from .hub import from_pretrained
 
-        return from_pretrained(name_or_path, **kwargs)
+        model = from_pretrained(name_or_path, **kwargs)
+        if not isinstance(model, cls):
+            raise WeightsError(
+                f"{name_or_path} holds a {model.arch or model.kind} model "
+                f"({type(model).__name__}), not a {cls.__name__}: load it with "
+                "ganzoo.from_pretrained"
+            )
+        return model
 
     @property
     def device(self) -> torch.device:
         for p in self.parameters():
             return p.device
+        for b in self.buffers():
+            return b.device
         return torch.device("cpu")
 
 
 class GANModel(ZooModel):
-    """A generator and a discriminator, trained together by the adversarial trainer."""
+    """A generator and a discriminator, trained together by the adversarial trainer.
+
+    Subclass it to change what the trainer and the samplers do (each method below says when it
+    is called); the networks only need the :class:`~ganzoo.Generator` and
+    :class:`~ganzoo.Discriminator` protocols.
+    """
 
     kind: ClassVar[str] = GAN
 
@@ -93,7 +156,6 @@ class GANModel(ZooModel):
         self.discriminator = discriminator
         self.generator_ema: nn.Module | None = None
 
-    # -- what the trainer and the samplers use ---------------------------------------------
     @property
     def latent_dim(self) -> int:
         return int(self.generator.latent_dim)
@@ -112,7 +174,8 @@ class GANModel(ZooModel):
         return nets
 
     def enable_ema(self) -> nn.Module:
-        """Create (once) the moving-average copy of the generator, frozen."""
+        """Create (once) the moving-average copy of the generator, frozen. Called by the
+        trainer when ``ema`` is on, and by loading when a folder has ``generator_ema``."""
         if self.generator_ema is None:
             ema = copy.deepcopy(self.generator)
             ema.requires_grad_(False)
@@ -121,39 +184,78 @@ class GANModel(ZooModel):
         return self.generator_ema
 
     def sampling_generator(self, ema: bool | None = None) -> nn.Module:
-        """The generator that samples come from: the EMA copy when there is one and ``ema`` is
-        not False, else the trained one. ``ema=True`` without an EMA copy is an error."""
+        """The generator that samples come from. ``ema=None`` (the default everywhere, and
+        ``ganzoo sample``'s ``--ema``): the EMA copy when there is one, else the trained one;
+        ``ema=False`` (``--no-ema``): the trained one; ``ema=True``: the EMA copy, an error
+        when there is none."""
         if ema is True and self.generator_ema is None:
             raise ConfigError(
-                "this model has no EMA generator; sample without it (ema=False, or --no-ema)"
+                "this model has no EMA generator; sample without it (ema=None or False)"
             )
         if ema is not False and self.generator_ema is not None:
             return self.generator_ema
         return self.generator
 
+    # -- extension points ------------------------------------------------------------------
     def sample_latent(
         self, n: int, *, generator: torch.Generator | None = None, device: Any = None
     ) -> Tensor:
-        """``n`` latent vectors; standard normal unless the generator defines ``sample_latent``."""
-        own = getattr(self.generator, "sample_latent", None)
-        if callable(own):
-            return own(n, generator=generator, device=device)
+        """``n`` latent vectors, standard normal ``(n, latent_dim)`` by default. Called for every
+        training batch, the fixed sample grid, ``sample()`` and ``--interpolate``; override it
+        for another prior. Drawn from ``generator`` (a seeded :class:`torch.Generator`)."""
         # drawn where the random generator lives (the CPU for a seed), then moved
         where = generator.device if generator is not None else (device or self.device)
         z = torch.randn(n, self.latent_dim, generator=generator, device=where)
         return z.to(device or self.device)
 
     def final_image(self, output: Any) -> Tensor:
-        """The full-size images in a generator's output. Extension point: a generator that
-        returns a pyramid (a list, coarsest first) gives its last element."""
+        """The full-size images in a generator's output. Called on every generator output the
+        trainer logs or samples; a generator that returns a pyramid (a list, coarsest first)
+        gives its last element."""
         if isinstance(output, list | tuple):
             return output[-1]
         return output
 
     def prepare_real(self, images: Tensor) -> Any:
-        """Turn a batch of real images into what the discriminator takes. Extension point:
-        MSG-GAN builds an image pyramid here, on the device, inside the training step."""
+        """Turn a batch of real images into what the discriminator takes. Called by the trainer
+        on every real batch, on the device, inside the training step (MSG-GAN builds an image
+        pyramid here)."""
         return images
+
+    def generator_penalty(self, z: Tensor) -> Tensor | None:
+        """An extra term of the generator's loss (StyleGAN2's path length penalty), a scalar
+        tensor connected to G, or None for none (the default). The trainer calls it every
+        ``g_reg_every`` generator steps with that step's latents, in training mode, and scales
+        the result by ``g_reg_every`` (lazy regularisation)."""
+        return None
+
+    def views(self) -> dict[str, Callable[..., ImageGrid]]:
+        """Model-specific pictures for ``ganzoo sample --view NAME``: name -> a function called
+        as ``render(n=..., seed=..., ema=..., **generator_kwargs)`` that returns an
+        :class:`ImageGrid`. ``ema`` means what it means for :meth:`sample`. None by default."""
+        return {}
+
+    def card_sample(self) -> Tensor:
+        """16 samples with seed 0 (the EMA generator when there is one) for the model card."""
+        return self.sample(16, seed=0)
+
+    # -- sampling ----------------------------------------------------------------------------
+    def check_generator_kwargs(self, kwargs: Mapping[str, Any], ema: bool | None = None) -> None:
+        """Refuse keyword arguments the sampling generator's ``forward`` does not take, naming
+        the ones it does (``ganzoo sample --arg KEY=VALUE``)."""
+        if not kwargs:
+            return
+        params = inspect.signature(self.sampling_generator(ema).forward).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return
+        named = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        unknown = sorted(set(kwargs) - set(named[1:]))  # the first one is z
+        if unknown:
+            takes = ", ".join(named[1:]) or "no keyword arguments"
+            raise ConfigError(
+                f"the generator of {self.arch or type(self).__name__} takes no {unknown[0]!r}; "
+                f"it takes: {takes}"
+            )
 
     @torch.no_grad()
     def sample(
@@ -168,9 +270,12 @@ class GANModel(ZooModel):
     ) -> Tensor:
         """``n`` images in ``[-1, 1]`` (N×C×H×W) from the EMA generator when there is one.
 
-        The same ``seed`` always gives the same images. ``generator_kwargs`` reach the
-        generator's forward (StyleGAN's ``truncation``, for instance).
+        The same ``seed`` always gives the same images; ``z`` replaces the drawn latents.
+        ``generator_kwargs`` reach the generator's forward (StyleGAN's ``truncation``, for
+        instance). More keyword-only arguments (class labels for conditional models) may be
+        added in plugin API 1.x; an override must accept ``**kwargs`` it does not know.
         """
+        self.check_generator_kwargs(generator_kwargs, ema)
         net = self.sampling_generator(ema)
         devices = [self.device] if self.device.type == "cuda" else []
         # Any randomness inside G (StyleGAN's noise inputs) is seeded too, without disturbing
@@ -187,3 +292,56 @@ class GANModel(ZooModel):
                 for chunk in z.split(batch_size)
             ]
         return torch.cat(out)
+
+
+@dataclass
+class StylizeResult:
+    """What one stylisation produced (:meth:`StyleTransferModel.run`)."""
+
+    image: Tensor  #: 1×3×H×W in [-1, 1], on the CPU
+    history: list[dict[str, float]] = field(default_factory=list)  #: one row per step, "step" key
+    seconds: float | None = None  #: wall time of the work, when measured
+
+    def pil(self) -> Any:
+        """The image as a PIL image."""
+        from .images import to_pil
+
+        return to_pil(self.image[0])
+
+
+class StyleTransferModel(ZooModel):
+    """A model that paints a content image in the style of one or more style images.
+
+    Subclasses implement :meth:`run`; :meth:`set_styles` lets a model store style images so that
+    a saved folder is a reusable preset. ``ganzoo stylize`` (the Gatys plugin's command) calls
+    only these methods, so it works with any style-transfer model.
+    """
+
+    kind: ClassVar[str] = STYLE_TRANSFER
+
+    def run(
+        self,
+        content: Any,
+        styles: Sequence[Any] | None = None,
+        *,
+        style_weights: Sequence[float] | None = None,
+        callback: Callable[[int, Tensor, dict[str, float]], None] | None = None,
+        callback_every: int = 0,
+        progress: bool = False,
+        device: str | torch.device | None = None,
+        **overrides: Any,
+    ) -> StylizeResult:
+        """Stylise ``content`` (a path, PIL image or tensor) with ``styles`` (default: the ones
+        stored by :meth:`set_styles`), blended by ``style_weights``. ``overrides`` are config
+        keys for this call only; ``callback(step, image, losses)`` is called every
+        ``callback_every`` steps. Called by ``ganzoo stylize`` and :meth:`stylize`."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+    def set_styles(self, images: Sequence[Any], weights: Sequence[float] | None = None) -> Any:
+        """Store style images (and blend weights) in the model so that ``save_pretrained``
+        writes a preset (``ganzoo stylize --save-preset``). Not supported by default."""
+        raise ConfigError(f"model {self.arch or type(self).__name__} cannot store style images")
+
+    def stylize(self, content: Any, styles: Sequence[Any] | None = None, **kwargs: Any) -> Any:
+        """:meth:`run`, returning a PIL image."""
+        return self.run(content, styles, **kwargs).pil()

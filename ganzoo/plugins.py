@@ -1,11 +1,13 @@
 """Finding and loading plugins, and filling the registry from their hooks.
 
-Plugins are modules named by entry points of the group ``ganzoo``; the built-in architectures are
-found the same way a third party's are. Each entry point is imported on its own and each hook
-implementation is called on its own, so a plugin that raises on import or registers something
-invalid is recorded (``ganzoo plugins`` shows it), named in one warning line, and skipped, while
-every other plugin still loads. ``GANZOO_PLUGINS`` limits which entry points are loaded:
-a comma-separated list of names, or ``none``.
+Plugins are modules named by entry points of the group ``ganzoo``; ganzoo's own architectures are
+found the same way a third party's are. Each entry point is imported on its own and each plugin's
+hook implementations are called on their own, through pluggy (so ``specname``, argument subsets,
+``tryfirst``/``trylast`` and wrappers behave as pluggy documents them), so a plugin that raises
+on import or registers something invalid is recorded (``ganzoo plugins`` shows it), named in one
+warning line, and withdrawn, while every other plugin still loads. The core and ganzoo's own
+plugins load first and keep their names in every clash. ``GANZOO_PLUGINS`` limits which entry
+points are loaded: a comma-separated list of names, or ``none``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import importlib
 import importlib.metadata as md
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -23,22 +25,26 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import GanzooError, RegistrationError
-from .registry import ModelSpec, Registry
+from .errors import GanzooError
+from .registry import Registrar, Registry
 
 ENTRY_POINT_GROUP = "ganzoo"
 #: The plugin API this ganzoo offers. A plugin may declare ``GANZOO_API = ">=1,<2"`` (a PEP 440
 #: specifier) in its module; a plugin whose range excludes this version is not loaded.
 PLUGIN_API_VERSION = "1.0"
-#: The core registers its own losses, datasets and trainers as a plugin of this name.
+#: The core registers its own losses, datasets, trainers and commands as a plugin of this name.
 CORE_PLUGIN = "ganzoo"
+#: The distribution of ganzoo's own (built-in) plugins; they win every name clash.
+CORE_DISTRIBUTION = "ganzoo"
 
+#: The hooks that fill the registry, in the order they are called on each plugin.
 REGISTER_HOOKS = (
     "ganzoo_register_models",
     "ganzoo_register_losses",
     "ganzoo_register_datasets",
     "ganzoo_register_trainers",
     "ganzoo_register_features",
+    "ganzoo_register_commands",
 )
 
 
@@ -75,17 +81,16 @@ class PluginHost:
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, entry_points: list[md.EntryPoint] | None = None) -> None:
-        """Load the core and every selected entry point, then run the registration hooks."""
+        """Load the core and every selected entry point, each registered as it loads."""
         if self._loaded:
             return
-        self._loaded = True
+        self._loaded = True  # first: a plugin that looks the registry up on import gets this one
         from . import builtins
 
-        self.add_plugin(builtins, CORE_PLUGIN, distribution="ganzoo", builtin=True)
+        self.add_plugin(builtins, CORE_PLUGIN, distribution=CORE_DISTRIBUTION, builtin=True)
         eps = entry_points if entry_points is not None else discover()
         for ep in select(eps):
             self.load_entry_point(ep)
-        self.register_all()
 
     def load_entry_point(self, ep: md.EntryPoint) -> None:
         dist = getattr(ep, "dist", None)
@@ -97,7 +102,8 @@ class PluginHost:
             self.fail(
                 info,
                 f"the entry point name {ep.name!r} is already used by "
-                f"{other.distribution or other.module!r}",
+                f"{'ganzoo' if other.builtin else repr(other.distribution or other.module)}"
+                f"; rename this plugin's entry point",
             )
             return
         try:
@@ -121,18 +127,15 @@ class PluginHost:
         builtin: bool = False,
         info: PluginInfo | None = None,
     ) -> PluginInfo:
-        """Register a plugin object with pluggy (used for entry points and by tests)."""
+        """Add a plugin object (a module, or any object with hook implementations) and run its
+        registration hooks. Used for entry points and by tests."""
         if info is None:
             info = PluginInfo(
-                name,
-                getattr(module, "__name__", repr(module)),
-                distribution,
-                version,
-                builtin=builtin,
+                name, getattr(module, "__name__", repr(module)), distribution, version, builtin
             )
-        if not version and distribution:
+        if not info.version and info.distribution:
             with contextlib.suppress(md.PackageNotFoundError):
-                info.version = md.version(distribution)
+                info.version = md.version(info.distribution)
         try:
             self.pm.register(module, name=name)
         except Exception as exc:  # pluggy rejects bad signatures
@@ -148,73 +151,87 @@ class PluginHost:
             h.name for h in (self.pm.get_hookcallers(module) or []) if h.name.startswith("ganzoo_")
         )
         self.plugins[name] = info
+        self.register(name)
         return info
 
     def fail(self, info: PluginInfo, reason: str) -> None:
         info.error = reason
-        self.plugins[info.name] = info
+        key = info.name
+        if self.plugins.get(key, info) is not info:  # a second plugin under a taken name
+            key = f"{info.name} ({info.distribution or info.module})"
+        self.plugins[key] = info
         label = info.name + (f" ({info.distribution})" if info.distribution else "")
         warnings.warn(
             f"ganzoo plugin {label} was not loaded: {reason}", PluginWarning, stacklevel=2
         )
 
     # -- registration ----------------------------------------------------------------------
-    def register_all(self) -> None:
-        """Call each registration hook of each plugin on its own; a failure withdraws that
-        plugin's registrations and is recorded against it."""
-        for name, info in list(self.plugins.items()):
-            if not info.ok:
-                continue
-            module = self.pm.get_plugin(name)
-            try:
-                for hook in REGISTER_HOOKS:
-                    impl = getattr(module, hook, None)
-                    if impl is not None and hook in info.hooks:
-                        impl(register=self.register_callback(hook, name))
-            except Exception as exc:
-                self.registry.forget(name)
-                self.pm.unregister(name=name)
-                reason = (
-                    str(exc)
-                    if isinstance(exc, GanzooError)
-                    else (f"{hook} raised {type(exc).__name__}: {exc}")
-                )
-                self.fail(info, reason)
+    def registrar(self, name: str) -> Registrar:
+        """The registrar that plugin ``name``'s hooks receive."""
+        info = self.plugins[name]
+        owners = {p.name: (p.distribution, p.builtin) for p in self.plugins.values()}
+        return Registrar(self.registry, name, builtin=info.builtin, owners=owners)
 
-    def register_callback(self, hook: str, plugin: str) -> Callable[..., None]:
-        reg = self.registry
-        if hook == "ganzoo_register_models":
+    def register(self, name: str) -> None:
+        """Call plugin ``name``'s registration hooks, in :data:`REGISTER_HOOKS` order, through
+        pluggy; a failure withdraws the plugin's registrations and is recorded against it."""
+        info = self.plugins[name]
+        if not info.ok:
+            return
+        plugin = self.pm.get_plugin(name)
+        registrar = self.registrar(name)
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        hook = ""
+        try:
+            for hook in REGISTER_HOOKS:
+                if hook not in info.hooks:
+                    continue
+                caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
+                if hook == "ganzoo_register_commands":
+                    call_commands_hook(caller, registrar)
+                else:
+                    caller(registrar=registrar, register=legacy_register(hook, registrar))
+        except Exception as exc:
+            self.registry._forget(name)
+            self.pm.unregister(name=name)
+            reason = (
+                str(exc)
+                if isinstance(exc, GanzooError)
+                else f"{hook} raised {type(exc).__name__}: {exc}"
+            )
+            self.fail(info, reason)
 
-            def register_model(spec: ModelSpec) -> None:
-                reg.add_model(spec, plugin=plugin)
 
-            return register_model
-        table = {
-            "ganzoo_register_losses": reg.losses,
-            "ganzoo_register_datasets": reg.datasets,
-            "ganzoo_register_trainers": reg.trainers,
-            "ganzoo_register_features": reg.features,
-        }[hook]
+def legacy_register(hook: str, registrar: Registrar) -> Any:
+    """The bare ``register`` callable of plugin API 1.0 before the registrar (deprecated)."""
+    if hook == "ganzoo_register_models":
+        return registrar.add_model
+    method = {
+        "ganzoo_register_losses": registrar.add_loss,
+        "ganzoo_register_datasets": registrar.add_dataset,
+        "ganzoo_register_trainers": registrar.add_trainer,
+        "ganzoo_register_features": registrar.add_features,
+    }[hook]
 
-        def register(name: str, value: Any, summary: str = "") -> None:
-            if value is None:
-                raise RegistrationError(
-                    f"plugin {plugin!r} registered {table.what} {name!r} as None"
-                )
-            table.add(name, value, plugin=plugin, summary=summary)
+    def register(name: str, value: Any, summary: str = "") -> None:
+        method(name, value, summary)
 
-        return register
+    return register
 
-    def add_commands(self, cli: Any) -> None:
-        """Let every loaded plugin add CLI commands; a failing plugin is named, not fatal."""
-        for name, info in self.plugins.items():
-            if not info.ok or "ganzoo_register_commands" not in info.hooks:
-                continue
-            module = self.pm.get_plugin(name)
-            try:
-                module.ganzoo_register_commands(cli=cli)
-            except Exception as exc:
-                self.fail(info, f"ganzoo_register_commands raised {type(exc).__name__}: {exc}")
+
+def call_commands_hook(caller: Any, registrar: Registrar) -> None:
+    """Call ``ganzoo_register_commands``; an implementation that still takes the deprecated
+    ``cli`` gets a click group of its own, whose commands are then registered as the plugin's."""
+    legacy = any("cli" in impl.argnames for impl in caller.get_hookimpls())
+    if not legacy:
+        caller(registrar=registrar, cli=None)
+        return
+    import click
+
+    staging = click.Group("ganzoo")
+    caller(registrar=registrar, cli=staging)
+    for name, command in staging.commands.items():
+        registrar.add_command(name, command, command.get_short_help_str(60))
 
 
 def unknown_hooks(pm: pluggy.PluginManager, module: object) -> list[str]:
@@ -229,12 +246,18 @@ def unknown_hooks(pm: pluggy.PluginManager, module: object) -> list[str]:
 
 
 def discover() -> list[md.EntryPoint]:
-    """Every installed entry point of the ``ganzoo`` group, in a stable order."""
+    """Every installed entry point of the ``ganzoo`` group: ganzoo's own first, then the
+    others by name (the order in which they load, and so who keeps a name in a clash)."""
     eps = md.entry_points(group=ENTRY_POINT_GROUP)
     seen: dict[tuple[str, str], md.EntryPoint] = {}
     for ep in eps:  # an editable install can list a distribution twice
         seen.setdefault((ep.name, ep.value), ep)
-    return sorted(seen.values(), key=lambda ep: ep.name)
+
+    def order(ep: md.EntryPoint) -> tuple[bool, str]:
+        dist = getattr(ep, "dist", None)
+        return (not (dist is not None and is_builtin(dist.metadata["Name"])), ep.name)
+
+    return sorted(seen.values(), key=order)
 
 
 def select(eps: list[md.EntryPoint]) -> list[md.EntryPoint]:
@@ -256,7 +279,7 @@ def select(eps: list[md.EntryPoint]) -> list[md.EntryPoint]:
 
 
 def is_builtin(distribution: str) -> bool:
-    return distribution.lower() == "ganzoo"
+    return (distribution or "").lower() == CORE_DISTRIBUTION
 
 
 def api_incompatibility(module: object) -> str:
@@ -293,7 +316,8 @@ def get_host() -> PluginHost:
 
 
 def get_registry() -> Registry:
-    """The process-wide registry, filled from every plugin on first use."""
+    """The process-wide registry, filled from every plugin on first use. Its tables are
+    read-only: plugins register through the :class:`~ganzoo.Registrar` their hooks receive."""
     return get_host().registry
 
 
@@ -305,3 +329,27 @@ def reset() -> None:
     global _host
     _host = None
     importlib.invalidate_caches()
+
+
+@contextlib.contextmanager
+def isolated_host(
+    plugins: Mapping[str, object] | None = None, *, installed: bool = True
+) -> Iterator[PluginHost]:
+    """A new process-wide plugin host for the duration of the block, then the previous one.
+
+    It holds the core, the installed entry points (unless ``installed=False``) and ``plugins``
+    (plugin name -> a module or object with ``@ganzoo.hookimpl`` methods), loaded and
+    registered. ``host.add_plugin(obj, name)`` adds more inside the block. For tests: nothing a
+    test registers leaks into the next.
+    """
+    global _host
+    previous = _host
+    host = PluginHost()
+    host.load(None if installed else [])
+    for name, plugin in (plugins or {}).items():
+        host.add_plugin(plugin, name)
+    _host = host
+    try:
+        yield host
+    finally:
+        _host = previous

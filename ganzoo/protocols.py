@@ -4,6 +4,13 @@ These are :class:`typing.Protocol` classes: a plugin's networks need not inherit
 ganzoo, they only need the attributes below. The core checks them at build time with
 :func:`isinstance` (the protocols are runtime-checkable) so that a broken plugin fails when it is
 built, not halfway through training.
+
+The model around the networks is a class, not a protocol: a builder returns a
+:class:`ganzoo.models.GANModel`, :class:`ganzoo.models.StyleTransferModel` or
+:class:`ganzoo.models.ZooModel`, and every extension point (``prepare_real``, ``final_image``,
+``sample_latent``, ``generator_penalty``, ``views``, ``card_sample``, ``card_sections``, ``run``,
+``set_styles``) is a method of those classes with a default and a docstring. A config is a
+dataclass; subclassing :class:`ganzoo.ModelConfig` declares its ``validate()``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ class Generator(Protocol):
     ``(N, *image_shape)`` with values in ``[-1, 1]`` in eval mode (a generator with a linear
     output, like StyleGAN's, clamps then; in training mode D may see the raw values). A
     multi-scale generator may return a list of images, coarsest first, whose last element is
-    the full-size image (see :meth:`ganzoo.models.GANModel.final_image`).
+    the full-size image (see :meth:`ganzoo.models.GANModel.final_image`). Keyword arguments
+    after ``z`` (StyleGAN's ``truncation``) reach it from ``model.sample(..., key=value)`` and
+    ``ganzoo sample --arg key=value``.
     """
 
     latent_dim: int

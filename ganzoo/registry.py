@@ -1,9 +1,11 @@
-"""The registry: what plugins declare and what users look up.
+"""The registry: what plugins registered, read-only to everyone but the :class:`Registrar`.
 
-A :class:`ModelSpec` describes one architecture; :class:`Table` holds named things of one sort
-(models, losses, datasets, trainers, feature extractors) and rejects duplicates, naming both
-plugins. The global :class:`Registry` is filled by :mod:`ganzoo.plugins` the first time it is
-needed. Nothing here imports torch: listing models stays fast.
+A :class:`Table` holds named things of one sort (models, losses, datasets, trainers, feature
+extractors, commands) with the plugin that registered each. Plugins write only through the
+:class:`Registrar` their hooks receive, which validates every item as it arrives, refuses
+duplicates naming both plugins, and lets ganzoo's own (built-in) plugins keep their names. The
+process-wide :class:`Registry` is filled by :mod:`ganzoo.plugins` the first time it is needed.
+Nothing here imports torch: listing models stays fast.
 """
 
 from __future__ import annotations
@@ -12,16 +14,31 @@ import dataclasses
 import difflib
 import fnmatch
 import importlib
-import importlib.util
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import RegistrationError, UnknownNameError
+from .spec import ModelSpec, Preset, TrainingRecipe, missing_module
+
+if TYPE_CHECKING:
+    import click
+
+__all__ = [
+    "Entry",
+    "ModelSpec",
+    "Preset",
+    "Registrar",
+    "Registry",
+    "Table",
+    "TrainingRecipe",
+    "is_lazy_reference",
+    "missing_module",
+    "resolve_callable",
+    "resolve_object",
+]
 
 T = TypeVar("T")
-
-_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def resolve_callable(target: str | Callable[..., Any], *, what: str) -> Callable[..., Any]:
@@ -64,93 +81,9 @@ def resolve_object(target: str, *, what: str) -> Any:
     return obj
 
 
-def missing_module(module_name: str) -> str:
-    """Why ``module_name`` cannot be imported, or ``""`` when it can be found.
-
-    Uses :func:`importlib.util.find_spec`, which imports the parent packages (a plugin's own,
-    already imported) but not the module itself, so registering stays free of torch.
-    """
-    try:
-        found = importlib.util.find_spec(module_name)
-    except ModuleNotFoundError as exc:
-        found, missing = None, exc.name or module_name
-    except ValueError:  # in sys.modules without a __spec__ (made at run time): it exists
-        return ""
-    except Exception as exc:  # a parent package that raises on import
-        return f"module {module_name!r}, whose package fails to import: {type(exc).__name__}: {exc}"
-    else:
-        missing = module_name
-    if found is None:
-        return (
-            f"module {module_name!r}, which cannot be found ({missing!r} is not installed or "
-            "misspelt): ModelSpec.build is 'package.module:function'"
-        )
-    return ""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything ganzoo needs to know about one architecture, declared by a plugin.
-
-    Only ``name``, ``kind``, ``summary``, ``config`` and ``build`` are required. The builder is
-    called as ``build(config)`` with an instance of ``config`` and returns the model (for kind
-    ``"gan"`` a :class:`ganzoo.models.GANModel`).
-    """
-
-    name: str  #: snake_case architecture name, unique across plugins (``dcgan``)
-    kind: str  #: what the model does: ``"gan"``, ``"style-transfer"``, or a plugin's own kind
-    summary: str  #: one line for ``ganzoo list``
-    config: type  #: a dataclass of plain values; each field declared with ganzoo.param(...)
-    build: str | Callable[[Any], Any]  #: ``"pkg.module:function"`` (imported lazily) or a callable
-    paper: str = ""  #: link to the paper the architecture comes from
-    trainer: str = "adversarial"  #: name of the registered trainer that fits it
-    loss: str = "bce"  #: default adversarial loss (a registered loss name)
-    train_defaults: Mapping[str, Any] = field(default_factory=dict)  #: trainer option defaults
-    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  #: named overrides
-    default_dataset: str = "digits"  #: dataset used when the user names none
-    pretrained: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  #: tag -> weights
-    license: str = "apache-2.0"  #: licence of the architecture's code and of weights by default
-    plugin: str = ""  #: filled in by the core: the plugin that registered the spec
-
-    def validate(self) -> None:
-        """Check the declaration; raise :class:`RegistrationError` naming what is wrong."""
-        who = f"model {self.name!r}" + (f" from plugin {self.plugin!r}" if self.plugin else "")
-        if not self.name or not set(self.name) <= _NAME_CHARS or self.name[0] in "_-":
-            raise RegistrationError(f"{who}: name must be lower-case snake_case")
-        if not self.kind:
-            raise RegistrationError(f"{who}: kind is empty")
-        if not self.summary or "\n" in self.summary:
-            raise RegistrationError(f"{who}: summary must be one non-empty line")
-        if not dataclasses.is_dataclass(self.config) or not isinstance(self.config, type):
-            raise RegistrationError(f"{who}: config must be a dataclass class")
-        try:
-            self.config()
-        except TypeError as exc:
-            raise RegistrationError(f"{who}: every config field needs a default ({exc})") from None
-        if self.build is None or (not callable(self.build) and ":" not in str(self.build)):
-            raise RegistrationError(
-                f"{who}: build must be a callable or 'package.module:function', got {self.build!r}"
-            )
-        if not callable(self.build):
-            problem = missing_module(str(self.build).partition(":")[0])
-            if problem:
-                raise RegistrationError(f"{who}: build={self.build!r} names {problem}")
-        for preset, values in self.presets.items():
-            if not isinstance(values, Mapping):
-                raise RegistrationError(f"{who}: preset {preset!r} must be a mapping")
-
-    def config_fields(self) -> list[dataclasses.Field]:
-        return list(dataclasses.fields(self.config))
-
-    def builder(self) -> Callable[[Any], Any]:
-        """The build function, imported on first use."""
-        plugin = f" (plugin {self.plugin!r})" if self.plugin else ""
-        return resolve_callable(self.build, what=f"builder of model {self.name!r}{plugin}")
-
-
 @dataclass(frozen=True)
 class Entry(Generic[T]):
-    """A named thing registered by a plugin (a loss, a dataset, a trainer, ...)."""
+    """A named thing registered by a plugin (a model spec, a loss, a dataset, ...)."""
 
     name: str
     value: T
@@ -159,24 +92,17 @@ class Entry(Generic[T]):
 
 
 class Table(Generic[T]):
-    """Named entries of one sort: duplicates are refused, unknown names get suggestions."""
+    """Named entries of one sort: read-only lookups with suggestions for unknown names.
+
+    Entries are added only by a :class:`Registrar`; the methods starting with ``_`` are its.
+    """
 
     def __init__(self, what: str) -> None:
         self.what = what
         self._entries: dict[str, Entry[T]] = {}
 
-    def add(self, name: str, value: T, *, plugin: str, summary: str = "") -> None:
-        if not isinstance(name, str) or not name:
-            raise RegistrationError(f"plugin {plugin!r} registered a {self.what} with no name")
-        if name in self._entries:
-            other = self._entries[name].plugin
-            raise RegistrationError(
-                f"{self.what} {name!r} is registered twice: by plugin {other!r} and by plugin "
-                f"{plugin!r}; uninstall one of them or rename the {self.what}"
-            )
-        self._entries[name] = Entry(name, value, plugin, summary)
-
     def entry(self, name: str) -> Entry[T]:
+        """The entry ``name`` (value, plugin, summary); unknown names suggest close ones."""
         try:
             return self._entries[name]
         except KeyError:
@@ -201,10 +127,6 @@ class Table(Generic[T]):
             hint = f"no {self.what} is registered: is a plugin missing? run `ganzoo plugins`"
         return f"unknown {self.what} {name!r}; {hint}"
 
-    def remove_plugin(self, plugin: str) -> None:
-        """Forget everything one plugin registered (used when its registration fails midway)."""
-        self._entries = {k: e for k, e in self._entries.items() if e.plugin != plugin}
-
     def names(self) -> list[str]:
         return sorted(self._entries)
 
@@ -217,9 +139,16 @@ class Table(Generic[T]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    # -- the registrar's ------------------------------------------------------------------------
+    def _add(self, entry: Entry[T]) -> None:
+        self._entries[entry.name] = entry
+
+    def _remove_plugin(self, plugin: str) -> None:
+        self._entries = {k: e for k, e in self._entries.items() if e.plugin != plugin}
+
 
 class Registry:
-    """All tables together. Plugins fill it through the ``register`` callbacks of their hooks."""
+    """Every table, read-only. ``ganzoo.get_registry()`` returns the process-wide one."""
 
     def __init__(self) -> None:
         self.models: Table[ModelSpec] = Table("model")
@@ -227,26 +156,34 @@ class Registry:
         self.datasets: Table[Any] = Table("dataset")
         self.trainers: Table[Any] = Table("trainer")
         self.features: Table[Any] = Table("feature extractor")
+        self.commands: Table[Any] = Table("command")
 
-    def tables(self) -> list[Table[Any]]:
-        return [self.models, self.losses, self.datasets, self.trainers, self.features]
-
-    def forget(self, plugin: str) -> None:
-        for table in self.tables():
-            table.remove_plugin(plugin)
-
-    def add_model(self, spec: ModelSpec, *, plugin: str) -> None:
-        if not isinstance(spec, ModelSpec):
-            raise RegistrationError(
-                f"plugin {plugin!r} registered {type(spec).__name__}, not a ganzoo.ModelSpec"
-            )
-        spec = dataclasses.replace(spec, plugin=plugin)
-        spec.validate()
-        self.models.add(spec.name, spec, plugin=plugin, summary=spec.summary)
+    def tables(self) -> dict[str, Table[Any]]:
+        """The tables by attribute name, in the order ``ganzoo plugins --all`` shows them."""
+        return {
+            "models": self.models,
+            "losses": self.losses,
+            "datasets": self.datasets,
+            "trainers": self.trainers,
+            "features": self.features,
+            "commands": self.commands,
+        }
 
     def spec(self, name: str) -> ModelSpec:
         """The spec of architecture ``name``; ``arch.tag`` names resolve to ``arch``."""
         return self.models.get(name.split(".", 1)[0])
+
+    def plugin_of(self, name: str) -> str:
+        """The plugin that registered architecture ``name``."""
+        return self.models.entry(name.split(".", 1)[0]).plugin
+
+    def by_plugin(self, plugin: str) -> dict[str, list[str]]:
+        """What one plugin registered: table name -> sorted names (empty tables left out)."""
+        found = {
+            key: [e.name for e in table if e.plugin == plugin]
+            for key, table in self.tables().items()
+        }
+        return {key: names for key, names in found.items() if names}
 
     def list_models(self, pattern: str = "*", kind: str | None = None) -> list[str]:
         """Architecture names matching an fnmatch ``pattern``, optionally of one ``kind``,
@@ -256,3 +193,108 @@ class Registry:
             for e in self.models
             if (kind is None or e.value.kind == kind) and fnmatch.fnmatchcase(e.name, pattern)
         ]
+
+    def _forget(self, plugin: str) -> None:
+        for table in self.tables().values():
+            table._remove_plugin(plugin)
+
+
+class Registrar:
+    """What every ganzoo hook receives: one ``add_*`` method per kind of thing a plugin adds.
+
+    Each method validates its item at once and raises :class:`~ganzoo.RegistrationError`
+    naming the plugin; ganzoo then withdraws everything that plugin registered and reports it
+    (``ganzoo plugins``). A name may be registered once across all plugins; ganzoo's own
+    (built-in) plugins keep their names, so the other plugin is the one refused. Values may be
+    ``"package.module:attribute"`` strings, imported on first use, so that registering imports
+    no torch.
+    """
+
+    def __init__(
+        self, registry: Registry, plugin: str, *, builtin: bool = False, owners: Any = None
+    ) -> None:
+        self._registry = registry
+        self._plugin = plugin
+        self._builtin = builtin
+        #: plugin name -> (distribution, builtin) of the plugins already registered, for messages
+        self._owners = owners if owners is not None else {}
+
+    @property
+    def plugin(self) -> str:
+        """The name of the plugin this registrar registers for (its entry-point name)."""
+        return self._plugin
+
+    def add_model(self, spec: ModelSpec) -> None:
+        """Register an architecture; see :class:`ganzoo.ModelSpec`."""
+        if not isinstance(spec, ModelSpec):
+            raise RegistrationError(
+                f"plugin {self._plugin!r} registered {type(spec).__name__}, not a ganzoo.ModelSpec"
+            )
+        try:
+            spec.validate()
+        except RegistrationError as exc:
+            raise RegistrationError(f"{exc} (plugin {self._plugin!r})") from None
+        self._add(self._registry.models, spec.name, spec, spec.summary)
+
+    def add_loss(self, name: str, loss: Any, summary: str = "") -> None:
+        """Register an adversarial loss (a :class:`ganzoo.training.losses.GANLoss`, or its
+        ``"module:attribute"``): ``d_loss(real_logits, fake_logits)`` and ``g_loss(...)``."""
+        self._add(self._registry.losses, name, loss, summary)
+
+    def add_dataset(self, name: str, load: Any, summary: str = "") -> None:
+        """Register a dataset: ``load(image_size, channels)`` returns a ``ganzoo.data.ImageSet``
+        (small data, every image in memory) or a ``datasets.Dataset`` with an image column
+        (prepared once into the uint8 cache). ``name`` is what users type after ``--data``."""
+        self._add(self._registry.datasets, name, load, summary)
+
+    def add_trainer(self, name: str, factory: Any, summary: str = "") -> None:
+        """Register a trainer: ``factory()`` returns a :class:`ganzoo.protocols.Trainer`;
+        a :class:`ganzoo.TrainingRecipe` names it."""
+        self._add(self._registry.trainers, name, factory, summary)
+
+    def add_features(self, name: str, factory: Any, summary: str = "") -> None:
+        """Register a feature extractor for the metrics (``ganzoo eval --features NAME``)."""
+        self._add(self._registry.features, name, factory, summary)
+
+    def add_command(self, name: str, command: click.Command | str, summary: str = "") -> None:
+        """Add ``ganzoo NAME``: a :class:`click.Command`, or its ``"module:attribute"`` so that
+        the module (and whatever it imports) loads only when the CLI looks the command up."""
+        if not (is_lazy_reference(command) or _is_click_command(command)):
+            raise RegistrationError(
+                f"plugin {self._plugin!r}: command {name!r} must be a click.Command or "
+                f"'package.module:attribute', got {command!r}"
+            )
+        self._add(self._registry.commands, name, command, summary)
+
+    def _add(self, table: Table[Any], name: str, value: Any, summary: str) -> None:
+        who = f"plugin {self._plugin!r}"
+        if not isinstance(name, str) or not name or name != name.strip():
+            raise RegistrationError(f"{who} registered a {table.what} with no valid name")
+        if value is None:
+            raise RegistrationError(f"{who} registered {table.what} {name!r} as None")
+        if summary and (not isinstance(summary, str) or "\n" in summary):
+            raise RegistrationError(f"{who}: the summary of {table.what} {name!r} is not one line")
+        if name in table:
+            raise RegistrationError(self._clash(table, name))
+        table._add(Entry(name, value, self._plugin, summary or ""))
+
+    def _clash(self, table: Table[Any], name: str) -> str:
+        other = table.entry(name).plugin
+        dist, builtin = self._owners.get(other, ("", False))
+        origin = f" ({dist})" if dist else ""
+        if builtin and not self._builtin:
+            return (
+                f"{table.what} {name!r} is taken by ganzoo's built-in plugin {other!r}{origin}; "
+                f"plugin {self._plugin!r} cannot replace it: rename its {table.what}"
+            )
+        return (
+            f"{table.what} {name!r} is registered twice: by plugin {other!r}{origin} and by plugin "
+            f"{self._plugin!r}; uninstall one of them or rename the {table.what}"
+        )
+
+
+def _is_click_command(value: Any) -> bool:
+    import sys
+
+    click = sys.modules.get("click")  # a command object means click is already imported
+    return click is not None and isinstance(value, click.Command)

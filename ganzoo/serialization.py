@@ -40,16 +40,6 @@ _DISTRIBUTION = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
 UNSAVED_FACTOR, UNSAVED_FLOOR = 8, 50_000_000
 
 
-def plugin_distribution(plugin: str) -> tuple[str, str]:
-    """(distribution name, version) of the installed plugin called ``plugin``."""
-    from .plugins import get_host
-
-    info = get_host().plugins.get(plugin)
-    if info is None:
-        return "", ""
-    return info.distribution, info.version
-
-
 def safe_distribution(meta: dict[str, Any]) -> str | None:
     """The ``plugin_distribution`` of a (possibly downloaded) config when it is a valid package
     name, else None: anything else is not shown to the user, let alone in a pip command."""
@@ -65,20 +55,24 @@ def shown_name(value: Any, limit: int = 60) -> str:
 
 def model_metadata(model: Any, networks: Collection[str] | None = None) -> dict[str, Any]:
     """The contents of ``config.json`` for ``model`` (``networks``: the ones saved; all by
-    default)."""
+    default). Everything comes from the model itself: its provenance was recorded when it was
+    built (:func:`ganzoo.create_model`), so saving a checkpoint never consults the plugins."""
     from . import __version__
-    from .api import get_spec
 
-    spec = get_spec(model.arch)
-    dist, version = plugin_distribution(spec.plugin)
+    origin = getattr(model, "provenance", None)
+    if origin is None or not getattr(model, "arch", ""):
+        raise ConfigError(
+            f"this {type(model).__name__} has no architecture name or provenance: build it with "
+            "ganzoo.create_model (or load it with ganzoo.from_pretrained) before saving it"
+        )
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "arch": spec.name,
-        "kind": spec.kind,
-        "plugin": spec.plugin,
-        "plugin_distribution": dist,
-        "plugin_version": version,
+        "arch": origin.arch,
+        "kind": origin.kind,
+        "plugin": origin.plugin,
+        "plugin_distribution": origin.distribution,
+        "plugin_version": origin.version,
         "ganzoo_version": __version__,
         "networks": sorted(model.networks() if networks is None else networks),
         "config": config_to_dict(model.config),
@@ -263,11 +257,13 @@ def build_from_metadata(meta: dict[str, Any], folder: Path | None = None) -> Any
 def check_sizes(spec: Any, config: Any, folder: Path, meta: dict[str, Any]) -> None:
     """Compare the tensors ``config`` implies (built on the meta device: no memory) with the
     safetensors headers in ``folder``, before the real model is allocated."""
+    from .models import GANModel
+
     networks = meta.get("networks") or []
     try:
         with torch.device("meta"):
             probe = spec.builder()(config)
-            if "generator_ema" in networks and hasattr(probe, "enable_ema"):
+            if "generator_ema" in networks and isinstance(probe, GANModel):
                 probe.enable_ema()
             own = dict(probe.networks())
     except Exception:  # a builder that fails, or cannot run on the meta device: the real build
@@ -304,7 +300,9 @@ def load_networks(model: Any, folder: Path, meta: dict[str, Any]) -> None:
     """Fill ``model``'s networks from the safetensors files a ``config.json`` lists, creating
     the EMA generator first when the folder has one."""
     networks = meta.get("networks") or sorted(model.networks())
-    if "generator_ema" in networks and hasattr(model, "enable_ema"):
+    from .models import GANModel
+
+    if "generator_ema" in networks and isinstance(model, GANModel):
         model.enable_ema()
     own = model.networks()
     for name in networks:

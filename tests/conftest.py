@@ -46,6 +46,17 @@ def data_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def fresh_registry():
+    """A plugin host and registry of this test's own (the core and the installed plugins,
+    loaded afresh), made the process-wide one for the test. A test adds a plugin object with
+    ``fresh_registry.add_plugin(obj, "name")``; nothing it registers leaks into other tests."""
+    from ganzoo.testing import isolated_plugins
+
+    with isolated_plugins() as host:
+        yield host
+
+
+@pytest.fixture
 def one_thread() -> Iterator[None]:
     """Run a test with one torch thread, then restore the count.
 

@@ -46,10 +46,33 @@ GOOD_PLUGIN = '''
         max_width: int = ganzoo.param(32, "cap")
 
     @ganzoo.hookimpl
-    def ganzoo_register_models(register):
-        register(ganzoo.ModelSpec(name="thirdgan", kind="gan", summary="a third-party GAN",
-                                  config=Cfg, build="ganzoo_dcgan.model:build"))
+    def ganzoo_register_models(registrar):
+        registrar.add_model(ganzoo.ModelSpec(
+            name="thirdgan", kind="gan", summary="a third-party GAN", config=Cfg,
+            build="ganzoo_dcgan.model:build", recipe=ganzoo.TrainingRecipe()))
 '''
+
+#: The same plugin written against the API before the registrar and the recipe (deprecated).
+LEGACY_PLUGIN = GOOD_PLUGIN.replace(
+    """    def ganzoo_register_models(registrar):
+        registrar.add_model(ganzoo.ModelSpec(
+            name="thirdgan", kind="gan", summary="a third-party GAN", config=Cfg,
+            build="ganzoo_dcgan.model:build", recipe=ganzoo.TrainingRecipe()))""",
+    """    def ganzoo_register_models(register):
+        register(ganzoo.ModelSpec(
+            name="thirdgan", kind="gan", summary="a third-party GAN", config=Cfg,
+            build="ganzoo_dcgan.model:build", loss="hinge", train_defaults={"steps": 7},
+            presets={"small": {"image_size": 8, "lr_g": 1e-3}}))
+
+    @ganzoo.hookimpl
+    def ganzoo_register_commands(cli):
+        import click
+
+        @cli.command("third")
+        def third():
+            \"\"\"Say hello from the third-party plugin.\"\"\"
+            click.echo("hello from thirdgan")""",
+)
 
 BROKEN_PLUGIN = """
 raise RuntimeError("this plugin is broken on purpose")

@@ -176,8 +176,8 @@ PLUGIN = """
         )
 
     @ganzoo.hookimpl
-    def ganzoo_register_datasets(register):
-        register("greys", load, "four flat greys as a datasets.Dataset")
+    def ganzoo_register_datasets(registrar):
+        registrar.add_dataset("greys", load, "four flat greys as a datasets.Dataset")
 """
 
 

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
+import ganzoo
 from ganzoo.cli import cli
 from ganzoo.metrics import FeatureExtractor
-from ganzoo.plugins import get_registry
 from ganzoo.training import run
 
 
@@ -28,12 +28,16 @@ def thumbnails(arg, *, device, random_weights=False):
     return Thumbnails()
 
 
+class ThumbsPlugin:
+    @ganzoo.hookimpl
+    def ganzoo_register_features(self, registrar: ganzoo.Registrar) -> None:
+        registrar.add_features("test-thumbs", thumbnails, "4×4 thumbnails")
+
+
 @pytest.fixture
-def thumbs():
-    table = get_registry().features
-    table.add("test-thumbs", thumbnails, plugin="test-eval-cli", summary="4×4 thumbnails")
-    yield "test-thumbs"
-    table.remove_plugin("test-eval-cli")
+def thumbs(fresh_registry):
+    fresh_registry.add_plugin(ThumbsPlugin(), "test-eval-cli")
+    return "test-thumbs"
 
 
 @pytest.fixture

@@ -202,10 +202,11 @@ FAULTY = '''
         size: int = ganzoo.param(8, "side")
 
     @ganzoo.hookimpl
-    def ganzoo_register_models(register):
+    def ganzoo_register_models(registrar):
         for name in ("faulty_crash", "faulty_shape", "faulty_nan"):
-            register(ganzoo.ModelSpec(name=name, kind="gan", summary="broken on purpose",
-                                      config=Cfg, build=f"ganzoo_faulty.nets:build_{name[7:]}"))
+            registrar.add_model(ganzoo.ModelSpec(
+                name=name, kind="gan", summary="broken on purpose", config=Cfg,
+                build=f"ganzoo_faulty.nets:build_{name[7:]}", recipe=ganzoo.TrainingRecipe()))
 '''
 
 NETS = """

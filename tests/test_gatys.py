@@ -19,7 +19,6 @@ from skimage import data
 
 import ganzoo
 from ganzoo.errors import ConfigError, DataError, GanzooError, WeightsError
-from ganzoo.models import ZooModel
 from ganzoo.serialization import load_model_files, save_model_files
 
 pytestmark = [
@@ -85,25 +84,6 @@ def style_distance(st, image: torch.Tensor, style: Image.Image) -> float:
 
 
 # -- the model --------------------------------------------------------------------------------
-
-
-def test_registered_as_a_style_transfer_zoo_model(st):
-    spec = ganzoo.get_spec("gatys")
-    assert spec.kind == ganzoo.STYLE_TRANSFER == "style-transfer"
-    assert "gatys" in ganzoo.list_models(kind="style-transfer")
-    assert isinstance(st, ZooModel) and st.kind == "style-transfer" and st.arch == "gatys"
-    assert list(st.networks()) == ["styles"]
-    default = ganzoo.create_model("gatys").config
-    assert default.backbone == "vgg19.tv_in1k" and default.optimizer == "lbfgs"
-
-
-def test_lesson_preset_is_the_lessons_recipe():
-    cfg = ganzoo.create_model("gatys", preset="lesson").config
-    assert cfg.backbone.startswith("vgg16")
-    assert cfg.content_layers == ["block4_conv2"]
-    assert cfg.style_layers == [f"block{i}_conv1" for i in range(1, 5)]
-    assert (cfg.content_weight, cfg.style_weight, cfg.tv_weight) == (1.0, 150.0, 30.0)
-    assert cfg.optimizer == "adam" and cfg.size == 256
 
 
 def test_conventional_names_map_onto_timm_vgg_indices():

@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import ganzoo
 from ganzoo.errors import ConfigError, GanzooError, UnknownNameError, WeightsError
 from ganzoo.metrics import (
     Evaluator,
@@ -33,7 +34,6 @@ from ganzoo.metrics import (
     sqrtm_psd,
     training_evaluator,
 )
-from ganzoo.plugins import get_registry
 
 
 # -- a cheap extractor registered the way a plugin registers one -------------------------------
@@ -55,13 +55,17 @@ def pixel_projection(arg, *, device, random_weights=False):
     return PixelProjection(int(arg or 16))
 
 
+class PixelsPlugin:
+    @ganzoo.hookimpl
+    def ganzoo_register_features(self, registrar: ganzoo.Registrar) -> None:
+        registrar.add_features("test-pixels", pixel_projection, "test projection")
+
+
 @pytest.fixture
-def pixels():
-    """Register ``test-pixels`` in the features table for one test, then withdraw it."""
-    table = get_registry().features
-    table.add("test-pixels", pixel_projection, plugin="test-metrics", summary="test projection")
-    yield "test-pixels"
-    table.remove_plugin("test-metrics")
+def pixels(fresh_registry):
+    """``test-pixels`` registered by a plugin of this test's own registry."""
+    fresh_registry.add_plugin(PixelsPlugin(), "test-metrics")
+    return "test-pixels"
 
 
 @pytest.fixture

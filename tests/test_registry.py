@@ -8,8 +8,7 @@ import pytest
 
 import ganzoo
 from ganzoo.errors import ConfigError, RegistrationError, UnknownNameError
-from ganzoo.plugins import PluginHost
-from ganzoo.registry import ModelSpec
+from ganzoo.registry import ModelSpec, Registrar, Registry
 
 
 @dataclass
@@ -42,10 +41,10 @@ def test_list_models_filters_by_pattern_and_kind():
 
 
 def test_duplicate_name_names_both_plugins():
-    host = PluginHost()
-    host.registry.add_model(spec(), plugin="first")
+    registry = Registry()
+    Registrar(registry, "first").add_model(spec())
     with pytest.raises(RegistrationError, match=r"'first'.*'second'"):
-        host.registry.add_model(spec(), plugin="second")
+        Registrar(registry, "second").add_model(spec())
 
 
 @pytest.mark.parametrize(
@@ -55,12 +54,25 @@ def test_duplicate_name_names_both_plugins():
         (dict(summary="two\nlines"), "one non-empty line"),
         (dict(build="no_colon"), "package.module:function"),
         (dict(config=dict), "dataclass"),
+        (dict(presets={"x": ganzoo.Preset(train={"lr_g": 1.0})}), "no training recipe"),
+        (dict(recipe={"loss": "bce"}), "ganzoo.TrainingRecipe"),
     ],
 )
 def test_invalid_specs_are_rejected_at_registration(bad, message):
-    host = PluginHost()
     with pytest.raises(RegistrationError, match=message):
-        host.registry.add_model(spec(**bad), plugin="p")
+        Registrar(Registry(), "p").add_model(spec(**bad))
+
+
+def test_registrar_checks_every_kind_of_item():
+    registrar = Registrar(Registry(), "p")
+    with pytest.raises(RegistrationError, match="loss 'x' as None"):
+        registrar.add_loss("x", None)
+    with pytest.raises(RegistrationError, match=r"must be a click\.Command"):
+        registrar.add_command("hello", "not a reference")
+    with pytest.raises(RegistrationError, match=r"not a ganzoo\.ModelSpec"):
+        registrar.add_model({"name": "x"})
+    with pytest.raises(RegistrationError, match=r"removed in plugin API 1\.0"):
+        spec(pretrained={"tag": {}})
 
 
 def test_override_unknown_key_lists_valid_keys():
@@ -110,6 +122,19 @@ def test_presets_apply_and_unknown_preset_is_an_error():
     assert model.image_shape == (3, 64, 64)
     with pytest.raises(ConfigError, match="no preset 'nope'"):
         ganzoo.create_model("dcgan", preset="nope")
+
+
+def test_a_presets_training_part_reaches_training_and_not_the_model(tmp_path):
+    from ganzoo.training import run
+
+    plan = run.plan_new_run("dcgan", data=None, preset="lesson", out=tmp_path / "r")
+    assert plan.model_config.latent_dim == 100 and plan.options.lr_g == 2e-4
+    assert plan.options.steps == 3000  # the recipe's options, under the preset
+    plan = run.plan_new_run("msggan", data=None, preset="photos128", out=tmp_path / "r")
+    assert plan.options.batch_size == 16 and plan.model_config.image_size == 128
+    assert ganzoo.model_config("msggan", preset="photos128").image_size == 128
+    with pytest.raises(ConfigError, match="has no training recipe"):
+        run.plan_new_run("gatys", data=None, out=tmp_path / "g")
 
 
 def test_describe_lists_every_config_field_with_help():

@@ -73,12 +73,13 @@ def test_writes_a_complete_project(generated):
     assert meta["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [PACKAGE]
     readme = (generated / "README.md").read_text()
     assert f"pytest --ganzoo-plugin {NAME}" in readme and "$ pip install -e ." in readme
-    assert 'check_model("scaffold_gan"' in (generated / f"tests/test_{NAME}.py").read_text()
+    assert 'MODELS = ["scaffold_gan"]' in (generated / f"tests/test_{NAME}.py").read_text()
 
 
 def test_generated_plugin_registers_and_passes_the_kit(installed, tmp_path):
     spec = ganzoo.get_spec(NAME)
-    assert spec.plugin == NAME and spec.summary == "A GAN from the scaffold"
+    assert ganzoo.get_registry().plugin_of(NAME) == NAME
+    assert spec.summary == "A GAN from the scaffold"
     assert "tiny" in spec.presets
     info = plugins.get_host().plugins[NAME]
     assert info.ok and info.distribution == PROJECT
@@ -114,10 +115,42 @@ def test_generated_code_is_lint_clean(generated):
     assert fmt.returncode == 0, fmt.stdout.decode()
 
 
+def test_several_models_in_one_distribution(tmp_path, monkeypatch):
+    """One entry point, one package, a module and a spec per model; `pytest --ganzoo-plugin
+    PLUGIN` (what the generated README says) resolves to every model."""
+    result = new_plugin("one_gan", "two_gan", "--plugin", "my_gans", "--dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "ganzoo-my-gans"
+    package = project / "ganzoo_my_gans"
+    assert sorted(p.name for p in package.iterdir()) == ["__init__.py", "one_gan.py", "two_gan.py"]
+    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    assert meta["project"]["entry-points"]["ganzoo"] == {"my_gans": "ganzoo_my_gans"}
+    assert "pytest --ganzoo-plugin my_gans" in (project / "README.md").read_text()
+    info = project / "ganzoo_my_gans-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ganzoo-my-gans\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[ganzoo]\nmy_gans = ganzoo_my_gans\n")
+    monkeypatch.syspath_prepend(str(project))
+    plugins.reset()
+    try:
+        from ganzoo.testing.pytest_plugin import resolve_names
+
+        assert resolve_names(["my_gans"]) == [("one_gan", ""), ("two_gan", "")]
+        assert ganzoo.get_registry().by_plugin("my_gans") == {"models": ["one_gan", "two_gan"]}
+        report = check_model("two_gan", only=["build", "forward", "sample"])
+        assert report.ok
+    finally:
+        for module in [m for m in sys.modules if m.startswith("ganzoo_my_gans")]:
+            del sys.modules[module]
+        plugins.reset()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["dcgan"], "a model named 'dcgan' is already registered by plugin 'dcgan'"),
+        (["ok_gan", "dcgan"], "a model named 'dcgan' is already registered"),
+        (["ok_gan", "--plugin", "Bad"], "'Bad' is not a valid plugin name"),
         (["MyGan"], "'MyGan' is not a valid model name"),
         (["class"], "'class' is not a valid model name"),
         (["ok_gan", "--summary", 'say "hi"'], "--summary must be one non-empty line"),

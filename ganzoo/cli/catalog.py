@@ -52,8 +52,11 @@ def list_cmd(pattern: str, kind: str | None, pretrained: bool, as_json: bool) ->
         else:
             click.echo(f"no published weights match {pattern!r}", err=True)
         return
+    from ..plugins import get_registry
+
     names = list_models(pattern, kind=kind)
     specs = [get_spec(n) for n in names]
+    plugin = {n: get_registry().plugin_of(n) for n in names}
     if as_json:
         click.echo(
             json.dumps(
@@ -62,8 +65,9 @@ def list_cmd(pattern: str, kind: str | None, pretrained: bool, as_json: bool) ->
                         "name": s.name,
                         "kind": s.kind,
                         "summary": s.summary,
-                        "plugin": s.plugin,
+                        "plugin": plugin[s.name],
                         "paper": s.paper,
+                        "trainable": s.trainable,
                     }
                     for s in specs
                 ],
@@ -78,7 +82,7 @@ def list_cmd(pattern: str, kind: str | None, pretrained: bool, as_json: bool) ->
         return
     click.echo(
         _table(
-            [[s.name, s.kind, s.plugin, s.summary] for s in specs],
+            [[s.name, s.kind, plugin[s.name], s.summary] for s in specs],
             ["NAME", "KIND", "PLUGIN", "SUMMARY"],
         )
     )
@@ -88,10 +92,10 @@ def list_cmd(pattern: str, kind: str | None, pretrained: bool, as_json: bool) ->
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info_cmd(name: str, as_json: bool) -> None:
-    """Show a model's options, presets and paper.
+    """Show a model's options, training recipe, presets and paper.
 
-    Lists every config field with its type, default and help, the training defaults, the
-    presets and the published weights.
+    Lists every config field with its type, default and help, the training recipe (trainer,
+    loss, dataset, option defaults), the presets and the published weights.
     """
     from ..api import describe
 
@@ -103,10 +107,6 @@ def info_cmd(name: str, as_json: bool) -> None:
     if info["paper"]:
         click.echo(f"paper:    {info['paper']}")
     click.echo(f"plugin:   {info['plugin']}")
-    if info["kind"] == "gan":
-        click.echo(
-            f"trainer:  {info['trainer']}   loss: {info['loss']}   data: {info['default_dataset']}"
-        )
     click.echo("\nconfig (override with --set key=value):")
     rows = []
     for f in info["config"]:
@@ -115,33 +115,60 @@ def info_cmd(name: str, as_json: bool) -> None:
         )
         rows.append([f["name"], f["type"], json.dumps(f["default"]), help_text])
     click.echo(textwrap.indent(_table(rows, ["KEY", "TYPE", "DEFAULT", "HELP"]), "  "))
-    if info["train_defaults"]:
-        click.echo("\ntraining defaults:")
-        for k, v in info["train_defaults"].items():
+    recipe = info["recipe"]
+    if recipe is None:
+        click.echo("\ntraining: none (`ganzoo train` does not train this model)")
+    else:
+        click.echo(
+            f"\ntraining recipe: trainer {recipe['trainer']}, loss {recipe['loss']}, "
+            f"data {recipe['dataset']}"
+        )
+        for k, v in recipe["options"].items():
             click.echo(f"  {k} = {json.dumps(v)}")
     if info["presets"]:
         click.echo("\npresets (--preset NAME):")
-        for k, v in info["presets"].items():
-            click.echo(f"  {k}: " + ", ".join(f"{a}={json.dumps(b)}" for a, b in v.items()))
+        for k, preset in info["presets"].items():
+            parts = [f"{a}={json.dumps(b)}" for a, b in preset["config"].items()]
+            parts += [f"{a}={json.dumps(b)} (training)" for a, b in preset["train"].items()]
+            note = f"  # {preset['summary']}" if preset["summary"] else ""
+            click.echo(f"  {k}: " + ", ".join(parts) + note)
     click.echo(
         "\npretrained: "
         + (", ".join(f"{name}.{t}" for t in info["pretrained"]) or "none published yet")
     )
 
 
+#: registry tables by the heading ``ganzoo plugins --all`` gives them
+_KINDS = {
+    "models": "models",
+    "losses": "losses",
+    "datasets": "datasets",
+    "trainers": "trainers",
+    "features": "feature extractors",
+    "commands": "commands",
+}
+
+
 @click.command("plugins")
-@click.option("--all", "show_all", is_flag=True, help="Include the core's built-in registrations.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Include the core, and list what every plugin registered (models, losses, datasets, "
+    "trainers, feature extractors, commands).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins_cmd(show_all: bool, as_json: bool) -> None:
-    """List plugins, their hooks, and failures.
+    """List plugins, what they registered, and failures.
 
-    Shows each loaded plugin with its distribution, version and hooks, and each plugin that
-    failed to load with the reason.
+    Shows each plugin with its distribution, version and hooks (with --all, every name it
+    registered), and each plugin that failed to load with the reason.
     """
     from ..plugins import get_host
 
     host = get_host()
     infos = [p for p in host.plugins.values() if show_all or p.name != "ganzoo"]
+    registered = {p.name: host.registry.by_plugin(p.name) for p in infos}
     if as_json:
         click.echo(
             json.dumps(
@@ -155,6 +182,7 @@ def plugins_cmd(show_all: bool, as_json: bool) -> None:
                         "hooks": p.hooks,
                         "loaded": p.ok,
                         "error": p.error or None,
+                        "registered": registered[p.name],
                     }
                     for p in infos
                 ],
@@ -168,6 +196,14 @@ def plugins_cmd(show_all: bool, as_json: bool) -> None:
         if p.builtin:
             source += " (built-in)"
         status = "ok" if p.ok else "FAILED"
-        detail = ", ".join(h.removeprefix("ganzoo_") for h in p.hooks) if p.ok else p.error
-        rows.append([p.name, status, source, detail])
-    click.echo(_table(rows, ["PLUGIN", "STATUS", "FROM", "HOOKS / ERROR"]))
+        if not p.ok:
+            detail = p.error
+        elif show_all:
+            detail = "; ".join(
+                f"{_KINDS[kind]}: {', '.join(names)}" for kind, names in registered[p.name].items()
+            )
+        else:
+            detail = ", ".join(h.removeprefix("ganzoo_") for h in p.hooks)
+        rows.append([p.name, status, source, detail or "nothing registered"])
+    heading = "REGISTERED / ERROR" if show_all else "HOOKS / ERROR"
+    click.echo(_table(rows, ["PLUGIN", "STATUS", "FROM", heading]))

@@ -106,16 +106,18 @@ def eval_cmd(
     model, info = None, None
     if source:
         from ..hub import from_pretrained
+        from ..models import GANModel
 
         recipe = _local_recipe(source)
         model = from_pretrained(source).to(dev)
-        if not hasattr(model, "sample"):
+        if not isinstance(model, GANModel):
             raise ConfigError(f"{source} is a {model.kind} model, which does not sample images")
         channels, image_size, _ = model.image_shape
         if not data:
             from ..api import get_spec
 
-            data = recipe.get("dataset") or get_spec(model.arch).default_dataset
+            own = get_spec(model.arch).recipe
+            data = recipe.get("dataset") or (own.dataset if own is not None else None)
         info = {"source": source, "arch": model.arch, "step": recipe.get("step")}
     dataset = load_dataset(data or "digits", image_size, channels)
     protocol = Protocol(features=features, n=n, k=k, sample_seed=seed, batch_size=batch_size)

@@ -1,4 +1,4 @@
-"""The root click group, error handling and plugin commands."""
+"""The root click group: commands from the registry, and one-line errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import click
 from .. import __version__
 from ..errors import GanzooError, Interrupted, cli_message
 
-#: command name -> "module:attribute"; modules are imported when the command is first looked up
+#: The core's commands: name -> "module:attribute", registered by the core plugin
+#: (ganzoo.builtins) through the registrar like a plugin's; each module is imported when the
+#: command is first looked up. Plugins add theirs with registrar.add_command.
 COMMANDS = {
     "list": "ganzoo.cli.catalog:list_cmd",
     "info": "ganzoo.cli.catalog:info_cmd",
@@ -23,11 +25,11 @@ COMMANDS = {
     "sample": "ganzoo.cli.sample:sample_cmd",
     "push": "ganzoo.cli.hub:push_cmd",
     "export": "ganzoo.cli.hub:export_cmd",
-    "stylize": "ganzoo.cli.stylize:stylize_cmd",
     "new-plugin": "ganzoo.cli.scaffold:new_plugin_cmd",
 }
-#: commands that run networks: each gets a ``--threads N`` option (see :mod:`.threads`)
-THREADED = ("train", "sample", "eval", "stylize")
+#: core commands that run networks: each gets a ``--threads N`` option (see :mod:`.threads`);
+#: a plugin's command adds ``ganzoo.cli.threads.threads_option()`` itself (ganzoo stylize does)
+THREADED = ("train", "sample", "eval")
 #: exit status of a command the user stopped with Ctrl-C (128 + SIGINT, the shell's convention)
 EXIT_INTERRUPTED = 130
 
@@ -39,33 +41,38 @@ class UserError(click.ClickException):
 
 
 class GanzooGroup(click.Group):
-    """Loads built-in commands lazily and turns ganzoo errors into one-line click errors."""
-
-    _plugin_host: object | None = None
-
-    def add_plugin_commands(self) -> None:
-        """Let plugins add commands, once per loaded plugin host (cheap: no torch)."""
-        from ..plugins import get_host
-
-        host = get_host()
-        if self._plugin_host is not host:
-            self._plugin_host = host
-            host.add_commands(self)
+    """Commands come from the registry (the core's and plugins', registered through
+    ``registrar.add_command``), imported on first lookup; ganzoo errors become one-line click
+    errors."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self.add_plugin_commands()
-        return sorted(set(COMMANDS) | set(self.commands))
+        from ..plugins import get_registry
+
+        return sorted(set(get_registry().commands.names()) | set(self.commands))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        self.add_plugin_commands()
-        command = self.commands.get(name)
-        target = COMMANDS.get(name)
-        if command is None and target is not None:
-            module, attr = target.split(":")
-            import importlib
+        from ..plugins import get_registry
 
-            command = getattr(importlib.import_module(module), attr)
-        if command is not None and name in THREADED:
+        if name in self.commands:
+            return self.commands[name]
+        table = get_registry().commands
+        if name not in table:
+            return None
+        try:
+            command = table.get(name)
+        except GanzooError as exc:  # a plugin's command module that fails to import
+            plugin = table.entry(name).plugin
+            warnings.warn(f"command {name!r} of plugin {plugin!r} is unusable: {exc}", stacklevel=2)
+            return None
+        if not isinstance(command, click.Command):
+            plugin = table.entry(name).plugin
+            warnings.warn(
+                f"command {name!r} of plugin {plugin!r} is {type(command).__name__}, not a "
+                "click.Command",
+                stacklevel=2,
+            )
+            return None
+        if name in THREADED:
             _add_threads_option(command)
         return command
 

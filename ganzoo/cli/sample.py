@@ -42,7 +42,7 @@ def load_source(source: str, device: str = "cpu"):
     "--ema/--no-ema",
     default=True,
     show_default=True,
-    help="Use the moving-average generator when the model has one.",
+    help="Use the moving-average generator when the model has one (--no-ema: the trained one).",
 )
 @click.option("--nrow", type=int, help="Images per row (default: square).")
 @click.option(
@@ -58,12 +58,32 @@ def load_source(source: str, device: str = "cpu"):
     help=f"Frames between two latent points with --interpolate ({FRAME_MS} ms each).",
 )
 @click.option("--truncation", type=float, help="Truncation ψ, for generators that support it.")
+@click.option(
+    "--arg",
+    "gen_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Keyword argument of the model's generator (repeatable), e.g. --arg truncation=0.7.",
+)
 @click.option("--view", help="A model-specific view (see the model's docs), e.g. mix, scales.")
 @click.option("--mix", "mix", is_flag=True, help="Style-mixing grid (same as --view mix).")
 @click.option("--scales", "scales", is_flag=True, help="All resolutions (same as --view scales).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 def sample_cmd(
-    source, output, n, seed, ema, nrow, interpolate, frames, truncation, view, mix, scales, device
+    source,
+    output,
+    n,
+    seed,
+    ema,
+    nrow,
+    interpolate,
+    frames,
+    truncation,
+    gen_args,
+    view,
+    mix,
+    scales,
+    device,
 ) -> None:
     """Write a grid of generated images.
 
@@ -72,9 +92,10 @@ def sample_cmd(
     """
     import torch
 
-    from ..config import check_seed
+    from ..config import check_seed, parse_assignments
     from ..errors import ConfigError
     from ..images import save_gif, save_grid
+    from ..models import GANModel, ImageGrid
 
     if sum([bool(view), mix, scales, interpolate]) > 1:
         raise click.UsageError("choose one of --interpolate, --view, --mix, --scales")
@@ -85,20 +106,29 @@ def sample_cmd(
     if interpolate and frames < 1:
         raise click.UsageError("--frames must be at least 1")
     check_seed(seed)
+    kwargs = parse_assignments(gen_args, option="--arg")
+    if truncation is not None:
+        kwargs["truncation"] = truncation
     model = load_source(source, device)
-    if not hasattr(model, "sample"):
+    if not isinstance(model, GANModel):
         raise ConfigError(f"{source} is a {model.kind} model, which does not sample images")
-    kwargs = {"truncation": truncation} if truncation is not None else {}
+    # --ema (the default) is "the EMA generator when there is one", as model.sample's default
+    use_ema = None if ema else False
     view = "mix" if mix else "scales" if scales else view
     out = Path(output)
     if view:
-        views = model.views() if hasattr(model, "views") else {}
+        views = model.views()
         if view not in views:
             known = ", ".join(sorted(views)) or "none"
             raise ConfigError(f"{model.arch} has no view {view!r}; its views: {known}")
-        images = views[view](n=n, seed=seed, ema=ema, **kwargs)
-        save_grid(images, out, nrow=nrow or _view_columns(images))
+        grid = views[view](n=n, seed=seed, ema=use_ema, **kwargs)
+        if not isinstance(grid, ImageGrid):
+            raise ConfigError(
+                f"view {view!r} of {model.arch} returned {type(grid).__name__}, not an ImageGrid"
+            )
+        save_grid(grid.images, out, nrow=nrow or grid.nrow)
     elif interpolate:
+        model.check_generator_kwargs(kwargs, use_ema)
         keys = model.sample_latent(max(n, 2), generator=torch.Generator().manual_seed(seed))
         path = torch.cat([keys, keys[:1]])  # loop back to the start
         zs = [
@@ -106,16 +136,12 @@ def sample_cmd(
             for a, b in itertools.pairwise(path)
             for t in torch.linspace(0, 1, frames + 1)[:-1].tolist()
         ]
-        images = model.sample(len(zs), z=torch.stack(zs), ema=None if ema else False, **kwargs)
+        images = model.sample(len(zs), z=torch.stack(zs), ema=use_ema, **kwargs)
         out = out.with_suffix(".gif")
         save_gif(list(images), out, duration_ms=FRAME_MS)
         seconds = len(zs) * FRAME_MS / 1000
         click.echo(f"{len(zs)} frames through {len(keys)} latent points, {seconds:.1f} s", err=True)
     else:
-        images = model.sample(n, seed=seed, ema=None if ema else False, **kwargs)
+        images = model.sample(n, seed=seed, ema=use_ema, **kwargs)
         save_grid(images, out, nrow=nrow)
     click.echo(str(out))
-
-
-def _view_columns(images) -> int | None:
-    return getattr(images, "ganzoo_nrow", None)

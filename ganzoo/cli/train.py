@@ -7,18 +7,41 @@ from pathlib import Path
 import click
 
 
+class RegisteredNamesOption(click.Option):
+    """An option whose help lists the names registered in one registry table at the time
+    ``--help`` is shown (plugins add losses and datasets), not a list fixed in the code."""
+
+    def __init__(self, *args, table: str, template: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.table, self.template = table, template
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..plugins import get_registry
+
+        names = getattr(get_registry(), self.table).names()
+        self.help = self.template.format(names=", ".join(names) or "none registered")
+        return super().get_help_record(ctx)
+
+
 @click.command("train")
 @click.argument("arch", required=False)
 @click.option(
     "--data",
-    help="A dataset name (digits, lfw, photos, ...), a folder of images, .parquet/.arrow "
-    "files or hf://datasets/ORG/NAME[@REV][:SPLIT] (ganzoo data info SOURCE).",
+    cls=RegisteredNamesOption,
+    table="datasets",
+    template="A registered dataset ({names}), a folder of images, .parquet/.arrow files or "
+    "hf://datasets/ORG/NAME[@REV][:SPLIT] (ganzoo data info SOURCE).",
 )
 @click.option("--steps", type=int, help="Total steps; with --resume, the new total.")
 @click.option("--batch-size", type=int, help="Images per step (global under torchrun).")
 @click.option("--lr-g", type=float, help="Generator learning rate.")
 @click.option("--lr-d", type=float, help="Discriminator learning rate.")
-@click.option("--loss", help="Adversarial loss: bce, hinge, wgan-gp, lsgan, rahinge, ...")
+@click.option(
+    "--loss",
+    cls=RegisteredNamesOption,
+    table="losses",
+    template="Adversarial loss: {names} (`ganzoo plugins --all` shows who registered each).",
+)
 @click.option(
     "--set",
     "sets",

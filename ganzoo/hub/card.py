@@ -4,7 +4,8 @@ The YAML header comes from huggingface_hub's :class:`~huggingface_hub.ModelCardD
 indexes the model under ``library_name: ganzoo``, the architecture's tag and the right pipeline
 (``unconditional-image-generation`` for GANs, ``image-to-image`` for style transfer). The body
 says how to load the model, shows the sample grid saved beside it (``sample.png``), and records
-the config, the training recipe and the metrics when they are known.
+the config, the model's own sections (:meth:`ganzoo.models.ZooModel.card_sections`), the training
+recipe and the metrics when they are known.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def card_body(
     step: int | None,
     parameters: Mapping[str, int],
     has_sample: bool,
+    sections: Mapping[str, str] | None = None,
 ) -> str:
     """The Markdown body below the metadata header."""
     arch = meta["arch"]
@@ -94,6 +96,8 @@ def card_body(
         ),
         "",
     ]
+    for heading, text in (sections or {}).items():  # the model's own (card_sections)
+        parts += [f"## {heading}", "", str(text).strip(), ""]
     parts += ["## Training recipe", ""]
     recipe = dict(training or {})
     if dataset:
@@ -126,6 +130,7 @@ def write_card(
     metrics: Mapping[str, Any] | None = None,
     step: int | None = None,
     parameters: Mapping[str, int] | None = None,
+    sections: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``README.md`` for the model folder ``directory`` described by ``meta``."""
     data = card_data(arch=meta["arch"], kind=meta.get("kind", ""), license=license, dataset=dataset)
@@ -140,6 +145,7 @@ def write_card(
         step=step,
         parameters=parameters or {},
         has_sample=(directory / SAMPLE_NAME).is_file(),
+        sections=sections,
     )
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
     path = directory / README_NAME

@@ -35,20 +35,13 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def write_sample(model: Any, path: Path, n: int = 16, seed: int = 0) -> bool:
-    """Save a grid of ``n`` samples for the model card; False for models that cannot sample.
-
-    GANs sample from noise; another kind of model may define ``card_sample() -> Tensor``
-    (N×C×H×W in [-1, 1]) to show something of its own.
-    """
+def write_sample(model: Any, path: Path) -> bool:
+    """Save the model's :meth:`~ganzoo.models.ZooModel.card_sample` as a grid for the model
+    card; False when the model shows no picture."""
     from ..images import save_grid
-    from ..models import GANModel
 
-    if isinstance(model, GANModel):
-        images = model.sample(n, seed=seed)
-    elif callable(getattr(model, "card_sample", None)):
-        images = model.card_sample()
-    else:
+    images = model.card_sample()
+    if images is None or len(images) == 0:
         return False
     save_grid(images, path)
     return True
@@ -78,10 +71,10 @@ def save_pretrained(
     """
     from ..api import get_spec
 
-    if not getattr(model, "arch", ""):
+    if not model.arch:
         raise ConfigError("this model has no architecture name: build it with ganzoo.create_model")
     spec = get_spec(model.arch)
-    known = dict(getattr(model, "card_info", None) or {})
+    known = dict(model.card_info or {})
     info = {
         "dataset": dataset if dataset is not None else known.get("dataset"),
         "license": license or known.get("license") or spec.license,
@@ -107,6 +100,7 @@ def save_pretrained(
         paper=spec.paper,
         repo_id=repo_id,
         parameters={n: sum(p.numel() for p in own[n].parameters()) for n in networks},
+        sections=model.card_sections(),
         **{k: extra.get(k) for k in ("license", "dataset", "training", "metrics", "step")},
     )
     return out

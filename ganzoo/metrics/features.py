@@ -3,7 +3,9 @@
 Extractors are pluggable. A plugin (or the core, in :mod:`ganzoo.builtins`) registers a factory
 in the ``features`` table through the ``ganzoo_register_features`` hook::
 
-    register("digits", "ganzoo.metrics.digits_classifier:digits_extractor", "one-line summary")
+    registrar.add_features(
+        "digits", "ganzoo.metrics.digits_classifier:digits_extractor", "one-line summary"
+    )
 
 A name as typed by the user is ``NAME`` or ``NAME:ARG`` (``timm:resnet18``); the factory is
 called as ``factory(arg, device=..., random_weights=...)`` with ``arg`` the text after the first

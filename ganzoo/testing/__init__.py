@@ -21,10 +21,18 @@ checks that apply to them (spec, registration, build, save_load, info).
 The model is built from its ``tiny`` preset when it declares one, then ``**overrides``. Nothing
 in this package imports torch until a check runs: the pytest plugin is loaded by every pytest
 run in an environment where ganzoo is installed and must stay cheap.
+
+:func:`isolated_plugins` gives a test a registry of its own (the core, the installed plugins
+and any plugin objects the test passes), so that what one test registers never leaks into the
+next::
+
+    with isolated_plugins({"my-test": MyTestPlugin()}) as host:
+        ganzoo.create_model("my_test_model")
 """
 
 from __future__ import annotations
 
+from ..plugins import isolated_host as isolated_plugins
 from .report import CHECKS, CheckResult, ConformanceError, ConformanceReport, checks_for
 from .runner import check_model
 
@@ -35,4 +43,5 @@ __all__ = [
     "ConformanceReport",
     "check_model",
     "checks_for",
+    "isolated_plugins",
 ]

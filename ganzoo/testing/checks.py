@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # -- spec ---------------------------------------------------------------------------------------
 def check_spec(s: Subject) -> None:
     """Config fields have help and JSON defaults; presets, defaults and names all resolve."""
-    from ..api import model_config, split_options
+    from ..api import model_config
     from ..config import apply_overrides, config_from_dict, config_to_dict, field_help
     from ..errors import GanzooError
     from ..plugins import get_registry
@@ -56,41 +56,47 @@ def check_spec(s: Subject) -> None:
             f"{config_to_dict(defaults)} became {config_to_dict(again)}"
         )
     train_fields = {f.name for f in dataclasses.fields(TrainOptions)}
-    adversarial = spec.kind == "gan" or spec.trainer == "adversarial"
-    if adversarial:
+    recipe = spec.recipe
+    if recipe is not None:
         clash = sorted(train_fields & {f.name for f in dataclasses.fields(cls)})
         if clash:
             raise CheckFailed(
                 f"config field {clash[0]!r} has the name of a training option: `ganzoo train "
                 "--set` could not tell them apart; rename the field"
             )
-    for preset, values in spec.presets.items():
+    for name, preset in spec.presets.items():
         try:
-            model_config(spec, preset)
+            model_config(spec, name)
         except GanzooError as exc:
-            raise CheckFailed(f"preset {preset!r} does not apply: {exc}") from None
-        _, rest = split_options(spec, values)
-        unknown = sorted(set(rest) - train_fields) if adversarial else sorted(rest)
+            raise CheckFailed(f"preset {name!r} does not apply: {exc}") from None
+        unknown = sorted(set(preset.train) - train_fields)
         if unknown:
             raise CheckFailed(
-                f"preset {preset!r} sets {unknown[0]!r}, which is neither a config field of "
-                f"{cls.__name__} nor a training option"
+                f"preset {name!r} sets training option {unknown[0]!r}, which TrainOptions "
+                "does not have"
             )
-    if adversarial:
         try:
-            apply_overrides(TrainOptions(), dict(spec.train_defaults), what="train_defaults")
+            apply_overrides(TrainOptions(), dict(preset.train), what=f"preset {name!r}")
         except GanzooError as exc:
-            raise CheckFailed(f"train_defaults are invalid: {exc}") from None
-    registry = get_registry()
-    for value, table, field in (
-        (spec.trainer, registry.trainers, "trainer"),
-        (spec.loss, registry.losses, "loss"),
-        (spec.default_dataset, registry.datasets, "default_dataset"),
-    ):
-        if value and value not in table:
-            raise CheckFailed(f"ModelSpec.{field}: {table.unknown_message(value)}")
-    if spec.kind == "gan" and not spec.trainer:
-        raise CheckFailed("a GAN needs a trainer: set ModelSpec.trainer (usually 'adversarial')")
+            raise CheckFailed(f"preset {name!r} does not apply: {exc}") from None
+    if recipe is not None:
+        try:
+            apply_overrides(TrainOptions(), dict(recipe.options), what="the recipe's options")
+        except GanzooError as exc:
+            raise CheckFailed(f"TrainingRecipe.options are invalid: {exc}") from None
+        registry = get_registry()
+        for value, table, attr in (
+            (recipe.trainer, registry.trainers, "trainer"),
+            (recipe.loss, registry.losses, "loss"),
+            (recipe.dataset, registry.datasets, "dataset"),
+        ):
+            if value not in table:
+                raise CheckFailed(f"TrainingRecipe.{attr}: {table.unknown_message(value)}")
+    elif spec.kind == "gan":
+        raise CheckFailed(
+            "a GAN needs a training recipe: ModelSpec(recipe=ganzoo.TrainingRecipe(...)) "
+            "(the defaults train it with the adversarial trainer and the bce loss)"
+        )
 
 
 # -- registration -------------------------------------------------------------------------------
@@ -107,7 +113,7 @@ def check_registration(s: Subject) -> None:
     imported (``ganzoo list`` must stay fast)."""
     from ..plugins import discover
 
-    plugin = s.spec.plugin
+    plugin = s.plugin
     if plugin not in {ep.name for ep in discover()}:
         raise CheckSkipped(f"plugin {plugin!r} is not installed through a 'ganzoo' entry point")
     env = {

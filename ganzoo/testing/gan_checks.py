@@ -86,9 +86,6 @@ def check_forward(s: Subject) -> None:
     model = s.model()
     model.eval()
     z = _latent(model)
-    own = callable(getattr(model.generator, "sample_latent", None))
-    if not own and tuple(z.shape) != (N, model.latent_dim):
-        raise CheckFailed(f"sample_latent gave shape {tuple(z.shape)}, not ({N}, latent_dim)")
     with torch.no_grad():
         out = model.generator(z)
         _finite(out, "the generator's output")
@@ -125,18 +122,16 @@ def check_backward(s: Subject) -> None:
     real = torch.rand(N, *model.image_shape, device=model.device) * 2 - 1
     model.discriminator(model.prepare_real(real)).mean().backward()
     _grads(model.discriminator, "discriminator (on real images)")
-    penalty = getattr(model, "generator_penalty", None)
-    if callable(penalty):
-        extra = penalty(z)
-        if extra is not None:
-            if not isinstance(extra, torch.Tensor) or extra.dim() != 0:
-                shape = tuple(extra.shape) if isinstance(extra, torch.Tensor) else type(extra)
-                raise CheckFailed(
-                    f"generator_penalty(z) must return a scalar tensor or None, got {shape}"
-                )
-            _finite(extra, "generator_penalty(z)")
-            if not extra.requires_grad:
-                raise CheckFailed("generator_penalty(z) is not connected to G's parameters")
+    extra = model.generator_penalty(z)
+    if extra is not None:
+        if not isinstance(extra, torch.Tensor) or extra.dim() != 0:
+            shape = tuple(extra.shape) if isinstance(extra, torch.Tensor) else type(extra)
+            raise CheckFailed(
+                f"generator_penalty(z) must return a scalar tensor or None, got {shape}"
+            )
+        _finite(extra, "generator_penalty(z)")
+        if not extra.requires_grad:
+            raise CheckFailed("generator_penalty(z) is not connected to G's parameters")
 
 
 def check_sample(s: Subject) -> None:
@@ -158,15 +153,22 @@ def check_sample(s: Subject) -> None:
         raise CheckFailed(
             "sample(seed=1) and sample(seed=2) gave identical images: the generator ignores z"
         )
-    views = model.views() if callable(getattr(model, "views", None)) else {}
-    for view, render in views.items():
-        first = render(n=2, seed=0)
+    from ..models import ImageGrid
+
+    for view, render in model.views().items():
+        grid = render(n=2, seed=0, ema=None)
+        if not isinstance(grid, ImageGrid):
+            raise CheckFailed(
+                f"view {view!r} returned {type(grid).__name__}: return a "
+                "ganzoo.models.ImageGrid(images, nrow)"
+            )
+        first = grid.images
         if not isinstance(first, torch.Tensor) or first.dim() != 4:
-            raise CheckFailed(f"view {view!r} must return an N×C×H×W tensor")
+            raise CheckFailed(f"view {view!r} must return an N×C×H×W tensor of images")
         _finite(first, f"view {view!r}")
         if float(first.abs().max()) > 1 + RANGE_TOLERANCE:
             raise CheckFailed(f"view {view!r} returned values outside [-1, 1]")
-        if not torch.equal(first, render(n=2, seed=0)):
+        if not torch.equal(first, render(n=2, seed=0, ema=None).images):
             raise CheckFailed(f"view {view!r} is not reproducible for a fixed seed")
 
 
@@ -178,8 +180,8 @@ def check_train(s: Subject) -> None:
     from ..hub import from_pretrained
     from ..training import run
 
-    if not s.spec.trainer:
-        raise CheckSkipped("the model declares no trainer")
+    if s.spec.recipe is None:
+        raise CheckSkipped("the model has no training recipe")
     kit = {
         "steps": s.train_steps,
         "batch_size": N,

@@ -49,10 +49,12 @@ class Subject:
     ) -> None:
         from ..api import get_spec, model_config, split_options
         from ..config import unknown_option
+        from ..plugins import get_registry
         from ..training.options import TrainOptions
 
         self.spec = get_spec(name)
         self.name = self.spec.name
+        self.plugin = get_registry().plugin_of(self.name)
         self.preset = TINY_PRESET if TINY_PRESET in self.spec.presets else None
         self.model_overrides, self.train_overrides = split_options(self.spec, overrides)
         unknown = sorted(set(self.train_overrides) - {f.name for f in fields(TrainOptions)})
@@ -91,7 +93,7 @@ class Subject:
         from ..plugins import get_host
 
         roots: list[str] = []
-        plugin = get_host().plugins.get(self.spec.plugin) if self.spec.plugin else None
+        plugin = get_host().plugins.get(self.plugin) if self.plugin else None
         names = [plugin.module] if plugin is not None else []
         if isinstance(self.spec.build, str):
             names.append(self.spec.build.partition(":")[0])
@@ -239,7 +241,7 @@ def check_model(
             train_steps=train_steps,
         )
         report = ConformanceReport(
-            subject.name, subject.spec.plugin, subject.spec.kind, _as_data(subject.config)
+            subject.name, subject.plugin, subject.spec.kind, _as_data(subject.config)
         )
         for check in select_checks(subject.spec.kind, only, skip):
             build = report.results.get("build")

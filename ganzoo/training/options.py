@@ -1,6 +1,6 @@
 """The adversarial trainer's options: one dataclass, a help string per field.
 
-Defaults come from here, then from the architecture's ``ModelSpec.train_defaults``, then a preset,
+Defaults come from here, then from the architecture's ``TrainingRecipe.options``, then a preset,
 a TOML file, ``--set`` and the named CLI flags, in that order.
 """
 

@@ -1,10 +1,12 @@
 """Setting up a training run: resolve every option, create the run directory, build, fit.
 
 Options are layered, later wins: the trainer's defaults, the architecture's
-``train_defaults``, a preset, a TOML file, ``--set key=value`` and the named CLI flags. Model
-keys and training keys share one flat namespace (``--set width=32 --set lr_g=1e-4``); a key that
-is neither is an error listing both sets of valid keys, and every layer's values are checked, even
-one a later layer overrides (``--set steps=abc --steps 10`` is an error, not a silent pick).
+:class:`~ganzoo.TrainingRecipe`, a preset (its ``config`` and ``train`` parts), a TOML file,
+``--set key=value`` and the named CLI flags. On the command line model keys and training keys
+share one flat namespace (``--set width=32 --set lr_g=1e-4``), which is why a config may not
+reuse a training option's name; a key that is neither is an error listing both sets of valid
+keys, and every layer's values are checked, even one a later layer overrides (``--set steps=abc
+--steps 10`` is an error, not a silent pick).
 
 :func:`execute` holds the run directory's lock for the whole fit, so two processes never train
 one run; it removes what a killed checkpoint write left, refuses a ``--steps`` total the run has
@@ -73,23 +75,43 @@ class RunPlan:
         }
 
 
+def recipe_of(spec: Any) -> Any:
+    """The spec's :class:`~ganzoo.TrainingRecipe`; a spec without one cannot be trained."""
+    if spec.recipe is None:
+        raise ConfigError(
+            f"model {spec.name!r} ({spec.kind}) has no training recipe: `ganzoo train` does not "
+            "train it (see `ganzoo info " + spec.name + "`)"
+        )
+    return spec.recipe
+
+
 def resolve_options(
     arch: str, preset: str | None, layers: list[Mapping[str, Any]]
 ) -> tuple[Any, TrainOptions]:
     """Merge option layers into (model config, training options), checking every key."""
-    from ..api import get_spec, preset_values, split_options
+    from ..api import get_preset, get_spec, split_options
 
     spec = get_spec(arch)
+    recipe = recipe_of(spec)
     train_fields = {f.name for f in dataclasses.fields(TrainOptions)}
     model_fields = {f.name for f in dataclasses.fields(spec.config)}
     clash = train_fields & model_fields
     if clash:
         raise ConfigError(f"model {arch!r} config reuses training option names: {sorted(clash)}")
     check_layers([spec.config, TrainOptions], layers)
-    merged: dict[str, Any] = {"loss": spec.loss, **spec.train_defaults}
-    for layer in [preset_values(spec, preset), *layers]:
-        merged.update({k: v for k, v in layer.items() if v is not None})
-    model_keys, rest = split_options(spec, merged)
+    chosen = get_preset(spec, preset) if preset is not None else None
+    model_keys: dict[str, Any] = dict(chosen.config) if chosen else {}
+    rest: dict[str, Any] = {
+        "loss": recipe.loss,
+        **recipe.options,
+        **(chosen.train if chosen else {}),
+    }
+    for layer in layers:
+        model_layer, rest_layer = split_options(
+            spec, {k: v for k, v in layer.items() if v is not None}
+        )
+        model_keys.update(model_layer)
+        rest.update(rest_layer)
     unknown = set(rest) - train_fields
     if unknown:
         raise unknown_option(sorted(unknown)[0], [spec.config, TrainOptions], repr(arch))
@@ -134,7 +156,7 @@ def plan_new_run(
     run_dir = Path(out) if out else default_run_dir(spec.name)
     check_new_run_folder(RunDir(run_dir), overwrite, check_lock=True)
     return RunPlan(
-        spec.name, model_config, options, data or spec.default_dataset, run_dir, False, overwrite
+        spec.name, model_config, options, data or spec.recipe.dataset, run_dir, False, overwrite
     )
 
 
@@ -279,7 +301,7 @@ def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dic
         saved = plan.to_json()
     if is_main:
         run.write_config(saved)
-    trainer = get_registry().trainers.get(spec.trainer)()
+    trainer = get_registry().trainers.get(recipe_of(spec).trainer)()
     return trainer.fit(model, data, plan.options, plan.run_dir, resume=plan.resume, world=world)
 
 

@@ -154,10 +154,9 @@ def train_step(
         )
         loss_g = cfg.loss.g_loss(d_real_g, d_fake_g)
     total_g = loss_g
-    penalty = getattr(model, "generator_penalty", None)
-    if callable(penalty) and step % cfg.g_reg_every == 0:
+    if step % cfg.g_reg_every == 0:
         with cfg.autocast():
-            extra = penalty(z)
+            extra = model.generator_penalty(z)
         if extra is not None:
             total_g = total_g + extra.float() * cfg.g_reg_every
             stats["g_penalty"] = extra.detach().float()

@@ -18,7 +18,7 @@ _SIZES = (16, 32, 64, 128)
 
 
 @dataclass
-class DCGANConfig:
+class DCGANConfig(ganzoo.ModelConfig):
     """Shape of a DCGAN. Widths double at every halving of resolution, up to ``max_width``."""
 
     image_size: int = param(32, "output side in pixels, a power of two", choices=_SIZES)
@@ -35,8 +35,8 @@ class DCGANConfig:
 
 
 @ganzoo.hookimpl
-def ganzoo_register_models(register) -> None:
-    register(
+def ganzoo_register_models(registrar: ganzoo.Registrar) -> None:
+    registrar.add_model(
         ganzoo.ModelSpec(
             name="dcgan",
             kind=ganzoo.GAN,
@@ -44,30 +44,41 @@ def ganzoo_register_models(register) -> None:
             paper="https://arxiv.org/abs/1511.06434",
             config=DCGANConfig,
             build="ganzoo_dcgan.model:build",
-            trainer="adversarial",
-            loss="bce",
-            # The paper's optimiser: Adam, lr 2e-4, beta1 0.5.
-            train_defaults={
-                # 3,000 steps of 64 images: clear digits in about 3.5 minutes on 2 quiet cores
-                # (1,500 steps took 100 s and gave recognisable but blurry ones).
-                "steps": 3000,
-                "lr_g": 2e-4,
-                "lr_d": 2e-4,
-                "betas_g": (0.5, 0.999),
-                "betas_d": (0.5, 0.999),
-            },
-            presets={
-                # Radford et al.: 64×64 RGB, 128 feature maps in G's last block.
-                "paper": {"image_size": 64, "channels": 3, "g_width": 128, "d_width": 128},
-                # The lesson's recipe: latent 100, Adam 2e-4 (0.5, 0.999), binary cross-entropy.
-                "lesson": {
-                    "latent_dim": 100,
+            recipe=ganzoo.TrainingRecipe(
+                trainer="adversarial",
+                loss="bce",
+                dataset="digits",
+                # The paper's optimiser: Adam, lr 2e-4, beta1 0.5.
+                options={
+                    # 3,000 steps of 64 images: clear digits in about 3.5 minutes on 2 quiet
+                    # cores (1,500 steps took 100 s and gave recognisable but blurry ones).
+                    "steps": 3000,
                     "lr_g": 2e-4,
                     "lr_d": 2e-4,
-                    "loss": "bce",
                     "betas_g": (0.5, 0.999),
                     "betas_d": (0.5, 0.999),
                 },
+            ),
+            presets={
+                "paper": ganzoo.Preset(
+                    {"image_size": 64, "channels": 3, "g_width": 128, "d_width": 128},
+                    summary="Radford et al.: 64×64 RGB, 128 feature maps in G's last block",
+                ),
+                "lesson": ganzoo.Preset(
+                    config={"latent_dim": 100},
+                    train={
+                        "lr_g": 2e-4,
+                        "lr_d": 2e-4,
+                        "loss": "bce",
+                        "betas_g": (0.5, 0.999),
+                        "betas_d": (0.5, 0.999),
+                    },
+                    summary="the lesson's recipe: latent 100, Adam 2e-4 (0.5, 0.999), BCE",
+                ),
+                # what ganzoo's conformance kit builds: a fraction of a second on a CPU
+                "tiny": ganzoo.Preset(
+                    {"image_size": 16, "latent_dim": 16, "g_width": 8, "d_width": 8}
+                ),
             },
         )
     )

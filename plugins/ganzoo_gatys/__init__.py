@@ -7,8 +7,9 @@ one photograph and the textures (Gram matrices) of one or more style images::
     st = ganzoo.create_model("gatys")              # or preset="lesson"
     image = st.stylize(content, [style], steps=300)
 
-This module only declares the model (no torch import); the work is done in
-:mod:`ganzoo_gatys.model` and its helpers, imported when a model is built.
+This module only declares the model and the ``ganzoo stylize`` command (no torch import); the
+work is done in :mod:`ganzoo_gatys.model` and its helpers, imported when a model is built, and
+the command lives in :mod:`ganzoo_gatys.cli`, imported when the CLI runs it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ LESSON = {
 
 
 @dataclass
-class GatysConfig:
+class GatysConfig(ganzoo.ModelConfig):
     """Everything one stylisation depends on; a preset is this config plus its style images."""
 
     backbone: str = param("vgg19.tv_in1k", "timm CNN whose features define content and style")
@@ -139,8 +140,8 @@ class GatysConfig:
 
 
 @ganzoo.hookimpl
-def ganzoo_register_models(register) -> None:
-    register(
+def ganzoo_register_models(registrar: ganzoo.Registrar) -> None:
+    registrar.add_model(
         ganzoo.ModelSpec(
             name="gatys",
             kind=ganzoo.STYLE_TRANSFER,
@@ -148,13 +149,23 @@ def ganzoo_register_models(register) -> None:
             paper="https://arxiv.org/abs/1508.06576",
             config=GatysConfig,
             build="ganzoo_gatys.model:build",
-            trainer="",  # nothing to train: each image is optimised on its own
-            loss="",
-            default_dataset="",
+            # no recipe: nothing is trained, each image is optimised on its own
             presets={
-                # Gatys et al. 2016: average pooling, start from white noise.
-                "paper": {"pooling": "avg", "init": "noise"},
-                "lesson": LESSON,
+                "paper": ganzoo.Preset(
+                    {"pooling": "avg", "init": "noise"},
+                    summary="Gatys et al. 2016: average pooling, start from white noise",
+                ),
+                "lesson": ganzoo.Preset(LESSON, summary="the lesson's notebook (Keras VGG16)"),
+                # what ganzoo's conformance kit builds (building loads no backbone anyway)
+                "tiny": ganzoo.Preset({"size": 32, "steps": 2}),
             },
         )
+    )
+
+
+@ganzoo.hookimpl
+def ganzoo_register_commands(registrar: ganzoo.Registrar) -> None:
+    # a string: click and the command's module load only when the CLI looks it up
+    registrar.add_command(
+        "stylize", "ganzoo_gatys.cli:stylize_cmd", "paint a photo in the style of others"
     )

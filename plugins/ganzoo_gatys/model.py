@@ -1,8 +1,8 @@
 """The Gatys style-transfer model: a preset (config + style images) that stylises photographs.
 
-:class:`GatysModel` is a :class:`ganzoo.models.ZooModel` of kind ``"style-transfer"``. It has no
-trainable network: its one saved network is :class:`StyleBank`, whose buffers hold the preset's
-style images (uint8), so ``save_pretrained`` writes ``config.json`` + ``styles.safetensors`` like
+:class:`GatysModel` is a :class:`ganzoo.models.StyleTransferModel`. It has no trainable network:
+its one saved network is :class:`StyleBank`, whose buffers hold the preset's style images
+(uint8), so ``save_pretrained`` writes ``config.json`` + ``styles.safetensors`` like
 any ganzoo model. The backbone CNN is not part of the model: it is loaded through timm on the
 first call to :meth:`GatysModel.run` (and cached), so building or loading a preset needs no
 weights.
@@ -17,16 +17,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ganzoo.config import apply_overrides
 from ganzoo.errors import ConfigError
-from ganzoo.models import ZooModel
-from ganzoo.protocols import STYLE_TRANSFER
+from ganzoo.models import StyleTransferModel, StylizeResult
 
 from . import backbone as bb
 from . import colour
@@ -60,25 +58,8 @@ class StyleBank(nn.Module):
         return bank
 
 
-@dataclass
-class StylizeResult:
-    """What one stylisation produced."""
-
-    image: Tensor  #: 1×3×H×W in [-1, 1], on the CPU
-    history: list[dict[str, float]]  #: one row per step: step, level, total, content, style, tv
-    seconds: float  #: wall time of the optimisation, targets included
-
-    def pil(self):
-        """The image as a PIL image."""
-        from ganzoo.images import to_pil
-
-        return to_pil(self.image[0])
-
-
-class GatysModel(ZooModel):
+class GatysModel(StyleTransferModel):
     """Neural style transfer by optimising the image (Gatys et al. 2015/2016)."""
-
-    kind: ClassVar[str] = STYLE_TRANSFER
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -128,12 +109,6 @@ class GatysModel(ZooModel):
             raise ConfigError("style weights must not all be zero")
 
     # -- stylising --------------------------------------------------------------------------
-    def stylize(self, content: ImageLike, styles: Sequence[ImageLike] | None = None, **kwargs):
-        """Stylise ``content`` with ``styles`` (paths, PIL images or tensors in [-1, 1]);
-        returns a PIL image. Keyword arguments are those of :meth:`run` (config overrides
-        such as ``steps=300``, ``size=512``, ``style_weights=[0.7, 0.3]``)."""
-        return self.run(content, styles, **kwargs).pil()
-
     def run(
         self,
         content: ImageLike,

@@ -24,7 +24,7 @@ COMBINE_CHOICES = ("simple", "lin_cat", "cat_lin")
 
 
 @dataclass
-class MSGGANConfig:
+class MSGGANConfig(ganzoo.ModelConfig):
     """Shape of an MSG-GAN. Feature maps at resolution r are ``fmap_base // r`` (ProGAN's rule),
     clamped to ``[fmap_min, fmap_max]``, in G and D alike.
 
@@ -66,8 +66,8 @@ class MSGGANConfig:
 
 
 @ganzoo.hookimpl
-def ganzoo_register_models(register) -> None:
-    register(
+def ganzoo_register_models(registrar: ganzoo.Registrar) -> None:
+    registrar.add_model(
         ganzoo.ModelSpec(
             name="msggan",
             kind=ganzoo.GAN,
@@ -75,49 +75,66 @@ def ganzoo_register_models(register) -> None:
             paper="https://arxiv.org/abs/1903.06048",
             config=MSGGANConfig,
             build="ganzoo_msggan.networks:build",
-            trainer="adversarial",
-            # The paper trains with the relativistic average hinge loss.
-            loss="rahinge",
-            # The paper's optimiser and generator averaging: Adam lr 0.003, betas (0, 0.99),
-            # an exponential moving average of G's weights with decay 0.999.
-            train_defaults={
-                "lr_g": 0.003,
-                "lr_d": 0.003,
-                "betas_g": (0.0, 0.99),
-                "betas_d": (0.0, 0.99),
-                "ema": True,
-                "ema_decay": 0.999,
-                # Copy G into the average for the first 1000 steps: at 0.999 per step an average
-                # that starts from the random initial weights needs thousands of steps to forget
-                # them, longer than a CPU run lasts.
-                "ema_start": 1000,
-            },
+            recipe=ganzoo.TrainingRecipe(
+                trainer="adversarial",
+                # The paper trains with the relativistic average hinge loss.
+                loss="rahinge",
+                dataset="digits",
+                # The paper's optimiser and generator averaging: Adam lr 0.003, betas (0, 0.99),
+                # an exponential moving average of G's weights with decay 0.999.
+                options={
+                    "lr_g": 0.003,
+                    "lr_d": 0.003,
+                    "betas_g": (0.0, 0.99),
+                    "betas_d": (0.0, 0.99),
+                    "ema": True,
+                    "ema_decay": 0.999,
+                    # Copy G into the average for the first 1000 steps: at 0.999 per step an
+                    # average that starts from the random initial weights needs thousands of
+                    # steps to forget them, longer than a CPU run lasts.
+                    "ema_start": 1000,
+                },
+            ),
             presets={
                 # A 128×128 RGB model small enough to train for minutes on a CPU (the photos
                 # grid in benchmarks/RESULTS.md): 64 maps at 4-8 px down to 16 at 32-128 px
                 # (8 maps collapsed the palette to two colours), and a lazy R1 penalty, which
                 # kept D from winning outright on the 1,024 crops of a dozen photographs.
-                "photos128": {
-                    "image_size": 128,
-                    "channels": 3,
-                    "fmap_base": 512,
-                    "fmap_max": 64,
-                    "fmap_min": 16,
-                    "batch_size": 16,
-                    "r1_gamma": 1.0,
-                    "r1_every": 4,
-                },
+                "photos128": ganzoo.Preset(
+                    config={
+                        "image_size": 128,
+                        "channels": 3,
+                        "fmap_base": 512,
+                        "fmap_max": 64,
+                        "fmap_min": 16,
+                    },
+                    train={"batch_size": 16, "r1_gamma": 1.0, "r1_every": 4},
+                    summary="128×128 RGB photos in minutes on a CPU",
+                ),
                 # The paper's networks (ProGAN's widths: 512 maps up to 32 px, then halving to
                 # 128 at 128 px; a 512-d latent) at 128×128 RGB.
-                "paper": {
-                    "image_size": 128,
-                    "channels": 3,
-                    "latent_dim": 512,
-                    "fmap_base": 16384,
-                    "fmap_max": 512,
-                    "fmap_min": 16,
-                    "rgb_init": 1.0,
-                },
+                "paper": ganzoo.Preset(
+                    {
+                        "image_size": 128,
+                        "channels": 3,
+                        "latent_dim": 512,
+                        "fmap_base": 16384,
+                        "fmap_max": 512,
+                        "fmap_min": 16,
+                        "rgb_init": 1.0,
+                    },
+                    summary="the paper's networks at 128×128 RGB",
+                ),
+                # what ganzoo's conformance kit builds: a fraction of a second on a CPU
+                "tiny": ganzoo.Preset(
+                    {
+                        "image_size": 16,
+                        "latent_dim": 16,
+                        "fmap_base": 128,
+                        "fmap_max": 16,
+                        "fmap_min": 8,
+                    }
+                ),
             },
         )
     )

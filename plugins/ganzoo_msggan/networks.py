@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo.errors import ConfigError
-from ganzoo.models import GANModel
+from ganzoo.models import GANModel, ImageGrid
 
 from .layers import (
     Combine,
@@ -183,22 +183,19 @@ class MSGGANModel(GANModel):
         """The average-pooling pyramid of a real batch, on the batch's device."""
         return image_pyramid(images, self.resolutions)
 
-    def views(self) -> dict[str, Callable[..., Tensor]]:
+    def views(self) -> dict[str, Callable[..., ImageGrid]]:
         """Model-specific image views for ``ganzoo sample --view NAME``: ``scales`` (also
         ``--scales``) lays every resolution G produced side by side, one column per scale."""
         return {"scales": self._scales_view}
 
     def _scales_view(
         self, n: int = 8, seed: int | None = 0, ema: bool | None = None, **kwargs: Any
-    ) -> Tensor:
+    ) -> ImageGrid:
         from .sampling import scales_grid
 
         if kwargs:
             raise ConfigError(f"the scales view of msggan takes no {', '.join(sorted(kwargs))}")
-        # the CLI's --ema means "the EMA generator when there is one"
-        grid = scales_grid(self, n, seed, ema=None if ema else False)
-        grid.ganzoo_nrow = len(self.resolutions)  # type: ignore[attr-defined]
-        return grid
+        return ImageGrid(scales_grid(self, n, seed, ema=ema), nrow=len(self.resolutions))
 
 
 def build(config) -> MSGGANModel:

@@ -24,7 +24,7 @@ _SIZES = (16, 32, 64, 128, 256)
 
 
 @dataclass
-class StyleGANLiteConfig:
+class StyleGANLiteConfig(ganzoo.ModelConfig):
     """Shape of a StyleGAN-lite. Feature maps at resolution r are min(channel_base // r, max).
 
     The "lite" defaults (16 maps at 32², 32 at 16², 64 at 8² and 4²) cost about five times as much
@@ -57,9 +57,78 @@ class StyleGANLiteConfig:
             raise ValueError("mapping_lr_mul must be positive and path_length_weight >= 0")
 
 
+#: The recipe's trainer options: StyleGAN-lite's training defaults on digits.
+TRAINING = {
+    "batch_size": 16,  # many small steps: the best digits per CPU-minute
+    # 3× StyleGAN2's 0.002, with a strong R1; measured on digits, 2,300 steps
+    # (benchmarks/sweep.py, RESULTS.md): FD 12-17 at lr 0.006 and γ 1 (3 seeds),
+    # 18-20 at 0.004 and γ 1 (2 seeds), 28-30 at 0.004 and γ 0.2 (3 seeds); the
+    # old 0.002 and γ 0.05 gave 126 on seed 0 and collapsed to two digits on seed 1.
+    "lr_g": 0.006,
+    "lr_d": 0.006,
+    "betas_g": (0.0, 0.99),  # StyleGAN2's Adam betas: no momentum
+    "betas_d": (0.0, 0.99),
+    # R1 weight, far above ADA's heuristic 0.0002·res²/batch (0.013 here): on a small,
+    # smooth dataset (1,797 upscaled 8×8 digits) a weakly regularised D overpowers G
+    # early and the samples lose classes (or collapse for good).
+    "r1_gamma": 1.0,
+    "r1_every": 16,  # lazy R1: every 16 D steps, scaled up by 16
+    "g_reg_every": 4,  # path length penalty every 4 G steps (if its weight > 0)
+    "ema": True,  # sample from a moving average of G
+    "ema_decay": 0.99,  # half-life ~70 steps; 0.995 was no better at 2,300 steps
+}
+
+PRESETS = {
+    # The paper's config F at 256×256 RGB: 512-d z and w, 8 mapping layers, path
+    # length weight 2, R1 gamma 10 (FFHQ-256 in ADA), EMA half-life ~10k images.
+    "paper": ganzoo.Preset(
+        config={
+            "image_size": 256,
+            "channels": 3,
+            "latent_dim": 512,
+            "w_dim": 512,
+            "mapping_layers": 8,
+            "g_channel_base": 32768,
+            "d_channel_base": 32768,
+            "max_width": 512,
+            "path_length_weight": 2.0,
+        },
+        train={"lr_g": 0.002, "lr_d": 0.002, "r1_gamma": 10.0, "ema_decay": 0.999},
+        summary="StyleGAN2 config F at 256×256 RGB (a GPU's work)",
+    ),
+    "gpu64": ganzoo.Preset(
+        config={
+            "image_size": 64,
+            "channels": 3,
+            "latent_dim": 256,
+            "w_dim": 256,
+            "g_channel_base": 16384,
+            "d_channel_base": 16384,
+            "max_width": 256,
+            "path_length_weight": 2.0,
+        },
+        # the CPU default's lr 0.006 is tuned for digits only
+        train={"lr_g": 0.002, "lr_d": 0.002, "r1_gamma": 0.5, "ema_decay": 0.998},
+        summary="64×64 RGB faces or photos on a GPU in an hour",
+    ),
+    # what ganzoo's conformance kit builds: a fraction of a second on a CPU
+    "tiny": ganzoo.Preset(
+        {
+            "image_size": 16,
+            "latent_dim": 16,
+            "w_dim": 16,
+            "mapping_layers": 2,
+            "g_channel_base": 128,
+            "d_channel_base": 128,
+            "max_width": 16,
+        }
+    ),
+}
+
+
 @ganzoo.hookimpl
-def ganzoo_register_models(register) -> None:
-    register(
+def ganzoo_register_models(registrar: ganzoo.Registrar) -> None:
+    registrar.add_model(
         ganzoo.ModelSpec(
             name="stylegan_lite",
             kind=ganzoo.GAN,
@@ -67,61 +136,13 @@ def ganzoo_register_models(register) -> None:
             paper="https://arxiv.org/abs/1912.04958",
             config=StyleGANLiteConfig,
             build="ganzoo_stylegan_lite.networks:build",
-            trainer="adversarial",
-            # The non-saturating logistic loss: softplus(-D(x)) + softplus(D(G(z))) for D.
-            loss="bce",
-            train_defaults={
-                "batch_size": 16,  # many small steps: the best digits per CPU-minute
-                # 3× StyleGAN2's 0.002, with a strong R1; measured on digits, 2,300 steps
-                # (benchmarks/sweep.py, RESULTS.md): FD 12-17 at lr 0.006 and γ 1 (3 seeds),
-                # 18-20 at 0.004 and γ 1 (2 seeds), 28-30 at 0.004 and γ 0.2 (3 seeds); the
-                # old 0.002 and γ 0.05 gave 126 on seed 0 and collapsed to two digits on seed 1.
-                "lr_g": 0.006,
-                "lr_d": 0.006,
-                "betas_g": (0.0, 0.99),  # StyleGAN2's Adam betas: no momentum
-                "betas_d": (0.0, 0.99),
-                # R1 weight, far above ADA's heuristic 0.0002·res²/batch (0.013 here): on a small,
-                # smooth dataset (1,797 upscaled 8×8 digits) a weakly regularised D overpowers G
-                # early and the samples lose classes (or collapse for good).
-                "r1_gamma": 1.0,
-                "r1_every": 16,  # lazy R1: every 16 D steps, scaled up by 16
-                "g_reg_every": 4,  # path length penalty every 4 G steps (if its weight > 0)
-                "ema": True,  # sample from a moving average of G
-                "ema_decay": 0.99,  # half-life ~70 steps; 0.995 was no better at 2,300 steps
-            },
-            presets={
-                # The paper's config F at 256×256 RGB: 512-d z and w, 8 mapping layers, path
-                # length weight 2, R1 gamma 10 (FFHQ-256 in ADA), EMA half-life ~10k images.
-                "paper": {
-                    "image_size": 256,
-                    "channels": 3,
-                    "latent_dim": 512,
-                    "w_dim": 512,
-                    "mapping_layers": 8,
-                    "g_channel_base": 32768,
-                    "d_channel_base": 32768,
-                    "max_width": 512,
-                    "path_length_weight": 2.0,
-                    "lr_g": 0.002,
-                    "lr_d": 0.002,
-                    "r1_gamma": 10.0,
-                    "ema_decay": 0.999,
-                },
-                # 64×64 RGB faces or photos on a GPU in an hour.
-                "gpu64": {
-                    "image_size": 64,
-                    "channels": 3,
-                    "latent_dim": 256,
-                    "w_dim": 256,
-                    "g_channel_base": 16384,
-                    "d_channel_base": 16384,
-                    "max_width": 256,
-                    "path_length_weight": 2.0,
-                    "lr_g": 0.002,  # the CPU default's 0.006 is tuned for digits only
-                    "lr_d": 0.002,
-                    "r1_gamma": 0.5,
-                    "ema_decay": 0.998,
-                },
-            },
+            recipe=ganzoo.TrainingRecipe(
+                trainer="adversarial",
+                # The non-saturating logistic loss: softplus(-D(x)) + softplus(D(G(z))) for D.
+                loss="bce",
+                dataset="digits",
+                options=TRAINING,
+            ),
+            presets=PRESETS,
         )
     )

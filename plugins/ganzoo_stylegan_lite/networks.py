@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo.models import GANModel
+from ganzoo.models import GANModel, ImageGrid
 
 from .layers import (
     EqualConv2d,
@@ -250,7 +250,7 @@ class StyleGANModel(GANModel):
         self.path_length_weight = path_length_weight
         self.path_length_decay = path_length_decay
 
-    def views(self) -> dict[str, Callable[..., Tensor]]:
+    def views(self) -> dict[str, Callable[..., ImageGrid]]:
         """Model-specific pictures for ``ganzoo sample --view NAME``: ``mix`` (also ``--mix``),
         a style-mixing grid, and ``walk``, rows of straight walks in W space."""
         from . import sampling

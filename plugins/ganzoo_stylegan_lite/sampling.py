@@ -5,7 +5,8 @@ Both functions take a built (or loaded) StyleGAN-lite model and return image ten
 mode (fixed noise), so the same seed always gives the same pictures. Save them with
 :func:`ganzoo.images.save_grid` using the ``nrow`` given in each docstring.
 :func:`mix_view` and :func:`walk_view` wrap them as the model's ``views()`` for
-``ganzoo sample --mix`` and ``ganzoo sample --view walk``.
+``ganzoo sample --mix`` and ``ganzoo sample --view walk``; their ``ema`` means what it means for
+:meth:`ganzoo.models.GANModel.sample` (None: the EMA generator when there is one).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ganzoo.errors import ConfigError
-from ganzoo.models import eval_mode
+from ganzoo.models import ImageGrid, eval_mode
 
 #: ws indices 0, 1, 2 feed the 4×4 convolution, the 4×4 toRGB / first 8×8 convolution and the
 #: second 8×8 convolution: the resolutions StyleGAN calls "coarse"
@@ -114,11 +115,6 @@ def interpolate_w(
     return images.float().clamp(-1, 1)
 
 
-def _view_ema(ema: bool | None) -> bool | None:
-    # the CLI's --ema (the default) means "the EMA generator when there is one"
-    return None if ema is None or ema else False
-
-
 def _view_kwargs(kwargs: dict[str, Any], view: str) -> float:
     unknown = sorted(set(kwargs) - {"truncation"})
     if unknown:
@@ -129,31 +125,22 @@ def _view_kwargs(kwargs: dict[str, Any], view: str) -> float:
 
 def mix_view(
     model: Any, n: int = 36, seed: int | None = 0, ema: bool | None = None, **kwargs: Any
-) -> Tensor:
+) -> ImageGrid:
     """``ganzoo sample --mix``: a square :func:`mixing_grid` of about ``n`` mixed cells
     (``isqrt(n)`` rows and columns) plus its source row and column."""
     side = max(1, math.isqrt(n))
-    grid = mixing_grid(
-        model,
-        side,
-        side,
-        seed or 0,
-        truncation=_view_kwargs(kwargs, "mix"),
-        ema=_view_ema(ema),
-    )
-    grid.ganzoo_nrow = side + 1  # type: ignore[attr-defined]
-    return grid
+    truncation = _view_kwargs(kwargs, "mix")
+    grid = mixing_grid(model, side, side, seed or 0, truncation=truncation, ema=ema)
+    return ImageGrid(grid, nrow=side + 1)
 
 
 def walk_view(
     model: Any, n: int = 32, seed: int | None = 0, ema: bool | None = None, **kwargs: Any
-) -> Tensor:
+) -> ImageGrid:
     """``ganzoo sample --view walk``: :func:`interpolate_w` with 8 steps per row and enough
     rows for ``n`` images."""
     steps = WALK_STEPS
     rows = max(1, math.ceil(n / steps))
-    images = interpolate_w(
-        model, steps, rows, seed or 0, truncation=_view_kwargs(kwargs, "walk"), ema=_view_ema(ema)
-    )
-    images.ganzoo_nrow = steps  # type: ignore[attr-defined]
-    return images
+    truncation = _view_kwargs(kwargs, "walk")
+    images = interpolate_w(model, steps, rows, seed or 0, truncation=truncation, ema=ema)
+    return ImageGrid(images, nrow=steps)

@@ -22,7 +22,7 @@ GANZOO_API = ">=1,<2"
 
 
 @dataclass
-class MLPGANConfig:
+class MLPGANConfig(ganzoo.ModelConfig):
     """Shape of the fully connected GAN; the defaults are the lesson's network."""
 
     image_size: int = param(28, "side of the square images in pixels (the lesson's MNIST: 28)")
@@ -43,9 +43,9 @@ class MLPGANConfig:
 
 
 @ganzoo.hookimpl
-def ganzoo_register_models(register) -> None:
+def ganzoo_register_models(registrar: ganzoo.Registrar) -> None:
     """Called once when ganzoo first needs its registry."""
-    register(
+    registrar.add_model(
         ganzoo.ModelSpec(
             name="mlpgan",
             kind=ganzoo.GAN,
@@ -53,21 +53,28 @@ def ganzoo_register_models(register) -> None:
             paper="https://arxiv.org/abs/1406.2661",
             config=MLPGANConfig,
             build="ganzoo_mlpgan.model:build",  # a string: torch is imported only to build
-            trainer="adversarial",
-            loss="bce",  # the lesson's binary cross-entropy (D's sigmoid lives in the loss)
-            # The lesson's optimiser: Adam, learning rate 2e-4, beta1 0.5, for both networks.
-            train_defaults={
-                "lr_g": 2e-4,
-                "lr_d": 2e-4,
-                "betas_g": (0.5, 0.999),
-                "betas_d": (0.5, 0.999),
-                "batch_size": 64,
-            },
+            # How `ganzoo train mlpgan` trains it: the shared adversarial trainer, the lesson's
+            # binary cross-entropy (D's sigmoid lives in the loss), scikit-learn's 8×8 digits
+            # resized to image_size, and the lesson's optimiser: Adam, learning rate 2e-4,
+            # beta1 0.5, for both networks.
+            recipe=ganzoo.TrainingRecipe(
+                trainer="adversarial",
+                loss="bce",
+                dataset="digits",
+                options={
+                    "lr_g": 2e-4,
+                    "lr_d": 2e-4,
+                    "betas_g": (0.5, 0.999),
+                    "betas_d": (0.5, 0.999),
+                    "batch_size": 64,
+                },
+            ),
             presets={
                 # The conformance kit (ganzoo.testing) builds from this preset: seconds on a CPU.
-                "tiny": {"image_size": 8, "latent_dim": 8, "g_hidden": [16, 32], "d_hidden": [16]},
+                "tiny": ganzoo.Preset(
+                    {"image_size": 8, "latent_dim": 8, "g_hidden": [16, 32], "d_hidden": [16]}
+                ),
             },
-            default_dataset="digits",  # scikit-learn's 8×8 digits, resized to image_size
             license="apache-2.0",
         )
     )

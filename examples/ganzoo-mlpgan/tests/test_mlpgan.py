@@ -38,7 +38,7 @@ def test_default_model_is_the_lessons_network():
 def test_plugin_is_registered_under_its_entry_point():
     from ganzoo.plugins import get_host
 
-    assert ganzoo.get_spec("mlpgan").plugin == "mlpgan"
+    assert ganzoo.get_registry().plugin_of("mlpgan") == "mlpgan"
     # the host records the distribution the plugin came from (shown by `ganzoo plugins`)
     assert get_host().plugins["mlpgan"].distribution == "ganzoo-mlpgan"
 

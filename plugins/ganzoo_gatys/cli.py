@@ -1,14 +1,14 @@
-"""``ganzoo stylize CONTENT STYLE... -o OUT``: style transfer with any style-transfer model.
+"""``ganzoo stylize CONTENT STYLE... -o OUT``: the Gatys plugin's command, for any
+style-transfer model.
 
-The command knows no architecture. It builds the model named by ``--model`` (default ``gatys``)
-or loads a preset (``--preset``: a preset name of the model, a saved folder or a Hub id), turns
-its flags into config overrides (``--steps 300`` is ``steps=300``; a model whose config has no
-such key answers with the list of its keys) and calls the model's
-
-``run(content, styles, *, style_weights, callback, callback_every, progress, device, **overrides)``
-
-which returns an object with ``image`` (1×3×H×W in [-1, 1]) and ``history`` (one dict of floats
-per step, with a ``step`` key). ``--save-preset`` also needs ``set_styles(images, weights)``.
+The Gatys plugin adds it through ``registrar.add_command`` (the core knows no style-transfer
+option). It builds the model named by ``--model`` (default ``gatys``) or loads a preset
+(``--preset``: a preset name of the model, a saved folder or a Hub id), turns its flags into
+config overrides (``--steps 300`` is ``steps=300``; a model whose config has no such key answers
+with the list of its keys; ``--set`` reaches any key) and calls only the
+:class:`ganzoo.models.StyleTransferModel` contract: ``run(...)`` and, for ``--save-preset``,
+``set_styles(images, weights)``. Another installed style-transfer model is used with
+``--model NAME``; a plugin that wants its own flags adds its own command.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _csv(text: str | None) -> list[str] | None:
 
 def parse_weights(text: str) -> list[float]:
     """``"0.7,0.3"`` -> ``[0.7, 0.3]``, with a one-line error for anything else."""
-    from ..errors import ConfigError
+    from ganzoo.errors import ConfigError
 
     try:
         weights = [float(part) for part in _csv(text) or []]
@@ -63,9 +63,10 @@ def parse_weights(text: str) -> list[float]:
 def load_model(name: str, preset: str | None) -> Any:
     """The style-transfer model: built (optionally from a named preset) or loaded from a
     preset folder or Hub id."""
-    from ..api import create_model, get_spec, list_models
-    from ..errors import ConfigError
-    from ..protocols import STYLE_TRANSFER
+    from ganzoo import create_model, from_pretrained, get_spec, list_models
+    from ganzoo.errors import ConfigError
+    from ganzoo.models import StyleTransferModel
+    from ganzoo.protocols import STYLE_TRANSFER
 
     spec = get_spec(name)
     if spec.kind != STYLE_TRANSFER:
@@ -76,18 +77,10 @@ def load_model(name: str, preset: str | None) -> Any:
         )
     if preset is None or preset in spec.presets:
         return create_model(name, preset=preset)
-    if Path(preset).expanduser().is_dir():
-        from ..serialization import load_model_files
-
-        model = load_model_files(Path(preset).expanduser())
-    elif "/" in preset and not Path(preset).exists():
-        try:
-            from ..hub import from_pretrained
-        except ImportError:
-            raise ConfigError(
-                f"--preset {preset}: loading presets from the Hub needs ganzoo.hub, which this "
-                "installation lacks; download the folder and pass its path"
-            ) from None
+    folder = Path(preset).expanduser()
+    if folder.is_dir():
+        model = from_pretrained(folder)
+    elif "/" in preset and not folder.exists():
         model = from_pretrained(preset)
     else:
         names = ", ".join(sorted(spec.presets)) or "none"
@@ -95,20 +88,9 @@ def load_model(name: str, preset: str | None) -> Any:
             f"unknown preset {preset!r}: not a preset of {name} ({names}), a folder or a Hub "
             "id org/name"
         )
-    if getattr(model, "kind", "") != STYLE_TRANSFER:
+    if not isinstance(model, StyleTransferModel):
         raise ConfigError(f"preset {preset} holds a {model.arch} model, not a style-transfer one")
     return model
-
-
-def write_preset(model: Any, directory: str) -> Path:
-    """Write the model (config + style images) with save_pretrained, or the bare files."""
-    try:
-        from ..hub import save_pretrained
-    except ImportError:
-        from ..serialization import save_model_files
-
-        return save_model_files(model, directory)
-    return save_pretrained(model, directory)
 
 
 def plot_losses(history: list[dict[str, float]], path: Path) -> Path:
@@ -139,6 +121,14 @@ def plot_losses(history: list[dict[str, float]], path: Path) -> Path:
     return path
 
 
+def _threads(command: click.Command) -> click.Command:
+    """ganzoo's ``--threads N`` (torch's CPU threads; GANZOO_THREADS, else the idle cores)."""
+    from ganzoo.cli.threads import threads_option
+
+    command.params.append(threads_option())
+    return command
+
+
 def _device(name: str) -> str:
     import torch
 
@@ -147,6 +137,7 @@ def _device(name: str) -> str:
     return name
 
 
+@_threads
 @click.command("stylize")
 @click.argument("images", nargs=-1, required=True, metavar="CONTENT [STYLE]...")
 @click.option("-o", "--output", help="Output image (PNG, JPEG, ...).")
@@ -249,9 +240,9 @@ def stylize_cmd(
           --preserve-color -o out.png
       ganzoo stylize photo.jpg --preset org/monet-preset -o out.png
     """
-    from ..config import load_toml, parse_assignments
-    from ..errors import ConfigError
-    from ..images import to_pil
+    from ganzoo.config import apply_overrides, load_toml, parse_assignments
+    from ganzoo.errors import ConfigError
+    from ganzoo.images import to_pil
 
     overrides: dict[str, Any] = {}
     if config_file:
@@ -276,11 +267,9 @@ def stylize_cmd(
     if output is None and save_preset is None:
         raise click.UsageError("give -o OUTPUT (or --save-preset DIR to only save a preset)")
     if output is not None:  # before loading anything or optimising for minutes
-        from ..images import check_output_path
+        from ganzoo.images import check_output_path
 
         check_output_path(output)
-
-    from ..config import apply_overrides
 
     model = load_model(model_name, preset)
     run_only = {k: overrides.pop(k) for k in RUN_ONLY_KEYS if k in overrides}
@@ -288,11 +277,9 @@ def stylize_cmd(
 
     content, styles = (images[0], list(images[1:])) if output else (None, list(images))
     if save_preset is not None:
-        if not hasattr(model, "set_styles"):
-            raise ConfigError(f"model {model.arch} cannot store style images in a preset")
         if styles:
             model.set_styles(styles, weights)
-        folder = write_preset(model, save_preset)
+        folder = model.save_pretrained(save_preset)
         click.echo(f"saved preset to {folder}", err=True)
         if output is None:
             return
@@ -327,6 +314,5 @@ def stylize_cmd(
     h, w = result.image.shape[-2:]
     last = result.history[-1] if result.history else {}
     terms = ", ".join(f"{k} {v:.3g}" for k, v in last.items() if k not in ("step", "level"))
-    seconds = getattr(result, "seconds", None)
-    took = f" in {seconds:.1f} s" if seconds is not None else ""
+    took = f" in {result.seconds:.1f} s" if result.seconds is not None else ""
     click.echo(f"wrote {out} ({w}×{h}){took}" + (f"; final losses: {terms}" if terms else ""))

@@ -72,6 +72,8 @@ class ImageStore:
         #: images decoded while opening this store (0 when a prepared cache was reused)
         self.decoded = decoded
         self._pixels = pixels
+        #: the float ImageSet a registered loader returned, when the store was made from one
+        self.imageset: Any = None
         self._fd: int | None = None
         self._fd_pid = -1
 
@@ -110,7 +112,10 @@ class ImageStore:
         classes = tuple(data.classes) if getattr(data, "classes", None) else None
         if labels is not None and classes is None:
             classes = tuple(str(i) for i in range(int(labels.max()) + 1)) if len(labels) else ()
-        return cls.from_arrays(pixels, labels, classes, data.name)
+        store = cls.from_arrays(pixels, labels, classes, data.name)
+        # evaluation compares with exactly what `ganzoo eval` loads: the loader's own floats
+        store.imageset = data
+        return store
 
     @classmethod
     def open(cls, folder: Path) -> ImageStore | None:
@@ -197,6 +202,9 @@ class ImageStore:
         import torch
 
         from . import ImageSet
+
+        if self.imageset is not None and (limit is None or limit >= self.count):
+            return self.imageset
 
         index = np.arange(self.count)
         if limit is not None and limit < self.count:

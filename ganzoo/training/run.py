@@ -42,6 +42,9 @@ RESUMABLE = {
     "eval_every",
     "eval_n",
     "eval_features",
+    "data_on_device",
+    "data_workers",
+    "data_prepare_workers",
 }
 
 
@@ -218,6 +221,18 @@ def plan_resume(run_dir: str | Path, overrides: Mapping[str, Any]) -> RunPlan:
     return RunPlan(spec.name, model_config, options, saved["data"], run, resume=True)
 
 
+def data_options(options: TrainOptions) -> dict[str, Any]:
+    """The ``open_dataset`` arguments a run's ``data_*`` options set."""
+    return {
+        "streaming": options.data_streaming,
+        "image_column": options.data_image_column,
+        "label_column": options.data_label_column,
+        "config": options.data_config,
+        "max_pixels": options.data_max_pixels,
+        "workers": options.data_prepare_workers,
+    }
+
+
 def execute(plan: RunPlan, world: Any = None) -> dict[str, float]:
     """Lock the run, build the model and data, write the run config, and fit."""
     is_main = world is None or world.is_main
@@ -268,7 +283,7 @@ def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dic
     import torch
 
     from ..api import build_from_config, get_spec
-    from ..data import load_dataset
+    from ..data import open_dataset
     from ..plugins import get_registry
 
     spec = get_spec(plan.arch)
@@ -279,7 +294,9 @@ def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dic
         config = dataclasses.replace(config, conditional=False)
     model = build_from_config(spec, config)
     c, h, _ = model.image_shape
-    data = load_dataset(plan.data, h, c)
+    data = open_dataset(
+        plan.data, h, c, quiet=world is not None and not world.is_main, **data_options(plan.options)
+    )
     if classes_from_data(plan, data) or config is not plan.model_config:
         torch.manual_seed(plan.options.seed)
         model = build_from_config(spec, plan.model_config)
@@ -306,13 +323,13 @@ def classes_from_data(plan: RunPlan, data: Any) -> bool:
     if not getattr(config, "conditional", False):
         return False
     where = f"dataset {plan.data!r}"
-    if data.labels is None or len(data.labels) == 0:
+    if getattr(data, "labels", None) is None or len(data.labels) == 0:
         raise ConfigError(
             f"--set conditional=true needs class labels, and {where} has none: use a labelled "
             "dataset (digits) or train without conditional=true"
         )
     found = int(data.labels.max()) + 1
-    names = list(getattr(data, "class_names", None) or [str(i) for i in range(found)])
+    names = list(getattr(data, "classes", None) or [str(i) for i in range(found)])
     if len(names) < found:
         names += [str(i) for i in range(len(names), found)]
     if found < 2:

@@ -111,7 +111,7 @@ def build(config) -> GANModel:
         config.g_width,
         config.max_width,
         num_classes=k,
-        embed_dim=config.embed_dim,
+        embed_dim=getattr(config, "embed_dim", 32),  # configs from before 1.1 lack it
     )
     d = DCGANDiscriminator(
         config.image_size, config.channels, config.d_width, config.max_width, num_classes=k

@@ -79,12 +79,13 @@ def train(name: str, run_dir: Path) -> Path:
 
     steps = RECIPES[name]["steps"]
     run = RunDir(run_dir)
-    latest = parse_step(run.latest_name() or "") if run.is_run() else None
-    if latest == steps:
-        print(f"{name}: {run_dir} already holds step {steps}; not training again", file=sys.stderr)
+    done = {parse_step(c.name) for c in run.checkpoints()} if run.is_run() else set()
+    if steps in done:  # steps only bound the loop: the checkpoint at `steps` is that run's end
+        print(f"{name}: {run_dir} holds step {steps}; not training again", file=sys.stderr)
         return run_dir
+    latest = max((s for s in done if s is not None), default=None)
     args = command(name)[1:]
-    if latest:
+    if latest is not None and latest < steps:
         args = ["train", "--resume", str(run_dir), "--steps", str(steps), "--threads", "1"]
     else:
         args += ["--out", str(run_dir), "--checkpoint-every", "250", "--sample-every", "500"]
@@ -164,11 +165,23 @@ def export(name: str, run_dir: Path, metrics: dict[str, Any], repo_id: str | Non
     export_checkpoint(
         run_dir,
         out,
+        step=RECIPES[name]["steps"],
         include_discriminator=False,
         dataset="digits",
         license="apache-2.0",
         metrics={k: v for k, v in metrics.items() if k in ("fd", "classes_covered")},
         repo_id=repo_id,
+    )
+    card = out / "README.md"
+    card.write_text(
+        card.read_text(encoding="utf-8").rstrip() + "\n\n## How these weights were made\n\n"
+        f"`python benchmarks/publish.py {name}` in the ganzoo repository trains them from "
+        f"scratch with\n\n    {shlex.join(command(name))}\n\n"
+        "and scores them with `ganzoo eval`'s digits protocol. Only the generator and its EMA "
+        "are published (all that sampling needs). For a resumable checkpoint (discriminator and "
+        f"optimiser state included) run that script: it keeps the run in `runs/publish/{name}`, "
+        "which `ganzoo train --resume` continues.\n",
+        encoding="utf-8",
     )
     return out
 

@@ -188,7 +188,8 @@ def add_card_note(out: Path, name: str) -> None:
         f"`python benchmarks/publish.py {name}` in the ganzoo repository trains them from "
         f"scratch with\n\n    {shlex.join(command(name))}\n\n"
         "and scores them with `ganzoo eval`'s digits protocol. Only the generator is published "
-        "(with its EMA where that scored better): all that sampling needs. For a resumable checkpoint (discriminator and "
+        "(with its EMA where that scored better): all that sampling needs. For a resumable "
+        "checkpoint (discriminator and "
         f"optimiser state included) run that script: it keeps the run in `runs/publish/{name}`, "
         "which `ganzoo train --resume` continues.\n",
         encoding="utf-8",

@@ -52,8 +52,10 @@ def test_catalogue_and_shipped_files_agree(name):
     assert files == set(entry.sha256), "every shipped file is pinned, and only those"
     for file, digest in entry.sha256.items():
         assert file_sha256(entry.path / file) == digest, file
-    assert "discriminator.safetensors" not in files  # G and its EMA only: enough to sample
-    assert "generator_ema.safetensors" in files
+    assert "discriminator.safetensors" not in files  # G (and its EMA): enough to sample
+    assert "generator.safetensors" in files
+    # the EMA ships unless publish.py measured it worse than G (then its FD is kept as fd_ema)
+    assert ("generator_ema.safetensors" in files) == ("fd_ema" not in entry.metrics)
     assert entry.size < 8_000_000
 
 
@@ -96,7 +98,7 @@ def tampered_catalogue(tmp_path: Path, monkeypatch, file: str) -> Path:
     return target
 
 
-@pytest.mark.parametrize("file", ["generator_ema.safetensors", "config.json"])
+@pytest.mark.parametrize("file", ["generator.safetensors", "config.json"])
 def test_a_modified_shipped_file_is_refused(tmp_path, monkeypatch, file):
     target = tampered_catalogue(tmp_path, monkeypatch, file)
     with pytest.raises(WeightsError) as err:

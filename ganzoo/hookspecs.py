@@ -75,9 +75,11 @@ def ganzoo_register_losses(registrar: Registrar, register: Callable[..., None]) 
 def ganzoo_register_datasets(registrar: Registrar, register: Callable[..., None]) -> None:
     """Register datasets: ``registrar.add_dataset(name, load, summary)``.
 
-    ``load(image_size: int, channels: int) -> ganzoo.data.ImageSet`` returns the images as
-    ``N×C×H×W`` in ``[-1, 1]`` (with class labels where the data has them). Names are what
-    users type after ``--data``.
+    ``load(image_size: int, channels: int)`` returns either a ``ganzoo.data.ImageSet`` (every
+    image as one float tensor ``N×C×H×W`` in ``[-1, 1]``, with class labels where the data has
+    them: small data) or a ``datasets.Dataset`` with an ``Image`` column (and a ``ClassLabel``
+    for labels), which ganzoo decodes once into its uint8 cache like any other source. Names
+    are what users type after ``--data``.
     """
 
 

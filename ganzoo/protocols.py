@@ -58,8 +58,10 @@ class Discriminator(Protocol):
 class Trainer(Protocol):
     """Fits a model to data and leaves a run directory behind.
 
-    ``fit`` receives the built model, the data (a :class:`ganzoo.data.ImageSet`: images as one
-    ``N×C×H×W`` tensor in ``[-1, 1]``, labels where known), the resolved training options and
+    ``fit`` receives the built model, the data (what :func:`ganzoo.data.open_dataset` returns:
+    an ``ImageStore`` of uint8 images with labels, or an ``ImageStream``; from Python also an
+    :class:`ganzoo.data.ImageSet`; :func:`ganzoo.data.feed.open_feed` turns any of them into
+    batches on the device), the resolved training options and
     the run directory; ``resume=True`` continues from the run's latest checkpoint, and ``world``
     describes the processes of a torchrun job (one process when None). It returns the final
     logged metrics.

@@ -242,8 +242,9 @@ class Registrar:
         self._add(self._registry.losses, name, loss, summary)
 
     def add_dataset(self, name: str, load: Any, summary: str = "") -> None:
-        """Register a dataset: ``load(image_size, channels) -> ganzoo.data.ImageSet``. ``name``
-        is what users type after ``--data``."""
+        """Register a dataset: ``load(image_size, channels)`` returns a ``ganzoo.data.ImageSet``
+        (small data, every image in memory) or a ``datasets.Dataset`` with an image column
+        (prepared once into the uint8 cache). ``name`` is what users type after ``--data``."""
         self._add(self._registry.datasets, name, load, summary)
 
     def add_trainer(self, name: str, factory: Any, summary: str = "") -> None:

@@ -23,6 +23,28 @@ except ImportError:
     from hub_server import HUB_TOKEN, HubServer, closed_port_url
 
 
+def _datasets_config(monkeypatch: pytest.MonkeyPatch, **values: object) -> None:
+    """Patch ``datasets.config`` where the library is already imported (it reads its
+    environment variables once, at import, like huggingface_hub)."""
+    import sys
+
+    config = sys.modules.get("datasets.config")
+    for key, value in values.items():
+        if config is not None and hasattr(config, key):
+            monkeypatch.setattr(config, key, value)
+
+
+@pytest.fixture(autouse=True)
+def data_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test prepares datasets into its own caches, never into ~/.cache."""
+    cache = tmp_path / "ganzoo-data-cache"
+    monkeypatch.setenv("GANZOO_DATA_CACHE", str(cache))
+    hf_datasets = tmp_path / "hf-datasets-cache"
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(hf_datasets))
+    _datasets_config(monkeypatch, HF_DATASETS_CACHE=hf_datasets)
+    return cache
+
+
 @pytest.fixture
 def fresh_registry():
     """A plugin host and registry of this test's own (the core and the installed plugins,
@@ -63,12 +85,18 @@ class HFEnv:
         self.monkeypatch.setattr(constants, "ENDPOINT", url)
         template = url + "/{repo_id}/resolve/{revision}/{filename}"
         self.monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+        _datasets_config(
+            self.monkeypatch,
+            HF_ENDPOINT=url,
+            HUB_DATASETS_URL=url + "/datasets/{repo_id}/resolve/{revision}/{path}",
+        )
 
     def set_offline(self, offline: bool) -> None:
         from huggingface_hub import constants
 
         self.monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
         self.monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+        _datasets_config(self.monkeypatch, HF_HUB_OFFLINE=offline, HF_DATASETS_OFFLINE=offline)
 
     def set_token(self, token: str | None) -> None:
         if token is None:

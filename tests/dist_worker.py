@@ -7,6 +7,9 @@
     would make N processes differ from one by design), one job after another in one launch.
     With ``--dump`` every rank writes each job's final parameters and buffers to
     ``DIR/JOB/rankR.safetensors``.
+``feed OUT PARQUET``
+    Each rank reads 6 steps of batches (global batch 4) from ``PARQUET`` streamed and prepared
+    (read from the cache), and writes the labels it saw to ``OUT/<kind>-rankR.json``.
 ``cli ARGS...``
     ``ganzoo ARGS`` exactly as ``-m ganzoo`` runs it. ``GANZOO_TEST_FAIL=kill:S`` or
     ``hang:S`` makes rank 1 die (SIGKILL, as the OOM killer would) or hang (a stuck rank) when
@@ -102,6 +105,30 @@ def tiny(args: list[str]) -> None:
     world.close()
 
 
+def feed(out: Path, parquet: str) -> None:
+    """The labels of the batches each rank gets, streaming and from the prepared cache."""
+    import json
+
+    from ganzoo.data import open_dataset
+    from ganzoo.data.feed import open_feed
+    from ganzoo.training.distributed import World
+    from ganzoo.training.options import TrainOptions
+
+    world = World.from_env()
+    world.start("cpu")
+    options = TrainOptions(
+        batch_size=4, steps=6, data_shuffle_buffer=0, data_workers=0, data_on_device=False
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    for kind, streaming in (("stream", True), ("prepared", False)):
+        data = open_dataset(parquet, 8, 1, streaming=streaming, quiet=True)
+        batches = open_feed(data, options, world, "cpu", 0)
+        seen = [batches.batch(step).labels.tolist() for step in range(6)]
+        batches.close()
+        (out / f"{kind}-rank{world.rank}.json").write_text(json.dumps(seen))
+    world.close()
+
+
 def install_failure(spec: str) -> None:
     """Make rank 1 die or hang when its generator starts step ``S`` (0-based)."""
     if os.environ.get("RANK") != "1" or not spec:
@@ -126,6 +153,8 @@ def main() -> None:
     mode, rest = sys.argv[1], sys.argv[2:]
     if mode == "tiny":
         tiny(rest)
+    elif mode == "feed":
+        feed(Path(rest[0]), rest[1])
     elif mode == "cli":
         install_failure(os.environ.get("GANZOO_TEST_FAIL", ""))
         from ganzoo.cli import main as cli_main

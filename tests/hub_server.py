@@ -13,7 +13,13 @@ patching it:
 - ``GET /api/models/ID[/revision/REV]`` (``repo_info``), ``GET /api/models/ID/tree/REV``
   (``list_repo_tree``, used by ``snapshot_download``);
 - ``HEAD``/``GET /ID/resolve/REV/PATH`` with ``X-Repo-Commit``, ``ETag`` and ``Content-Length``
-  (``hf_hub_download``).
+  (``hf_hub_download``), and byte ranges (``Range: bytes=A-B``, answered 206) as
+  ``HfFileSystem`` reads them.
+
+Dataset repositories answer the same routes under ``/api/datasets/ID/...`` and
+``/datasets/ID/resolve/...`` (``seed(..., repo_type="dataset")``), plus what the ``datasets``
+library asks of them: ``tree`` listings with folders (non-recursive unless ``recursive=true``)
+and ``POST .../paths-info/REV`` (``HfFileSystem.info``).
 
 Errors carry the ``X-Error-Code`` header the client maps to its exception classes
 (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``). Writes need a token from
@@ -33,7 +39,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+
+try:  # tests/ as a package, or as a plain folder on sys.path
+    from .hub_files import (
+        HubError,
+        byte_range,
+        file_entry,
+        folder_entry,
+        git_blob_sha1,
+        tree_entries,
+    )
+except ImportError:
+    from hub_files import (
+        HubError,
+        byte_range,
+        file_entry,
+        folder_entry,
+        git_blob_sha1,
+        tree_entries,
+    )
 
 GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
 #: the write token the test server accepts by default
@@ -48,11 +73,6 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def git_blob_sha1(data: bytes) -> str:
-    """The git object id of a blob, which the Hub reports as a regular file's oid and ETag."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
 @dataclass
 class Commit:
     oid: str
@@ -61,10 +81,16 @@ class Commit:
     files: dict[str, bytes]
 
 
+def repo_key(repo_id: str, repo_type: str = "model") -> str:
+    """Where a repo lives in ``HubServer.repos``: models by id, others as ``datasets/ID``."""
+    return repo_id if repo_type == "model" else f"{repo_type}s/{repo_id}"
+
+
 @dataclass
 class Repo:
     repo_id: str
     private: bool = False
+    repo_type: str = "model"
     branches: dict[str, str] = field(default_factory=dict)
     commits: dict[str, Commit] = field(default_factory=dict)
 
@@ -72,23 +98,6 @@ class Repo:
         """The commit a branch name or a full commit id points at."""
         oid = self.branches.get(revision, revision)
         return self.commits.get(oid)
-
-
-class HubError(Exception):
-    """An error response: status, message, the client's ``X-Error-Code`` and extra headers."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None = None,
-        headers: dict | None = None,
-        payload: dict | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code = status, message, code
-        self.headers = headers or {}
-        self.payload = payload or {}
 
 
 class HubServer:
@@ -141,31 +150,46 @@ class HubServer:
         repo.branches[branch] = oid
         return oid
 
-    def create(self, repo_id: str, private: bool = False) -> Repo:
-        repo = Repo(repo_id, private)
-        self.repos[repo_id] = repo
+    def create(self, repo_id: str, private: bool = False, repo_type: str = "model") -> Repo:
+        repo = Repo(repo_id, private, repo_type)
+        self.repos[repo_key(repo_id, repo_type)] = repo
         self.new_commit(repo, "main", {".gitattributes": GITATTRIBUTES}, "initial commit", None)
         return repo
 
-    def seed(self, repo_id: str, files: dict[str, bytes], private: bool = False) -> str:
+    def seed(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        private: bool = False,
+        repo_type: str = "model",
+    ) -> str:
         """Create ``repo_id`` holding exactly ``files`` (plus .gitattributes); the commit id."""
         with self._lock:
-            repo = self.create(repo_id, private)
+            repo = self.create(repo_id, private, repo_type)
             head = repo.branches["main"]
             return self.new_commit(
                 repo, "main", {**repo.commits[head].files, **files}, "seed", head
             )
 
-    def put_file(self, repo_id: str, path: str, data: bytes, branch: str = "main") -> str:
+    def put_file(
+        self,
+        repo_id: str,
+        path: str,
+        data: bytes,
+        branch: str = "main",
+        repo_type: str = "model",
+    ) -> str:
         """Replace one file in a new commit on ``branch`` (e.g. to tamper with weights)."""
         with self._lock:
-            repo = self.repos[repo_id]
+            repo = self.repos[repo_key(repo_id, repo_type)]
             head = repo.branches[branch]
             files = {**repo.commits[head].files, path: data}
             return self.new_commit(repo, branch, files, f"replace {path}", head)
 
-    def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
-        commit = self.repos[repo_id].resolve(revision)
+    def files(
+        self, repo_id: str, revision: str = "main", repo_type: str = "model"
+    ) -> dict[str, bytes]:
+        commit = self.repos[repo_key(repo_id, repo_type)].resolve(revision)
         assert commit is not None
         return dict(commit.files)
 
@@ -178,8 +202,10 @@ class HubServer:
         auth = headers.get("Authorization", "")
         return auth.startswith("Bearer ") and auth[len("Bearer ") :] in self.tokens
 
-    def repo(self, repo_id: str, headers: Any, write: bool = False) -> Repo:
-        repo = self.repos.get(repo_id)
+    def repo(
+        self, repo_id: str, headers: Any, write: bool = False, repo_type: str = "model"
+    ) -> Repo:
+        repo = self.repos.get(repo_key(repo_id, repo_type))
         if write and not self.token_ok(headers):
             raise HubError(401, "Invalid credentials in Authorization header")
         if repo is None or (repo.private and not self.token_ok(headers)):
@@ -236,7 +262,8 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
 
         def dispatch(self, method: str) -> None:
-            path = urlsplit(self.path).path
+            url = urlsplit(self.path)
+            path, self.query = url.path, parse_qs(url.query)
             with hub._lock:
                 hub.requests.append((method, path))
             body = self.body() if method == "POST" else b""
@@ -267,24 +294,33 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 return self.create_repo(json.loads(body))
             if method == "POST" and path == "/api/validate-yaml":
                 return 200, {"errors": [], "warnings": []}, None, {}
-            if path.startswith("/api/models/"):
-                repo_id, action, rest = _split_api_path(path)
-                if method == "GET" and action in ("", "revision"):
-                    return self.model_info(repo_id, rest[0] if rest else "main")
-                if method == "GET" and action == "tree":
-                    return self.tree(repo_id, rest[0], "/".join(rest[1:]))
-                if method == "POST" and action == "preupload":
-                    return self.preupload(repo_id, rest[0], json.loads(body))
-                if method == "POST" and action == "commit":
-                    return self.commit(repo_id, rest[0], body)
-                if method == "POST" and action == "branch":
-                    return self.create_branch(repo_id, rest[0], json.loads(body or b"{}"))
-            parts = path.split("/")
+            for kind in ("model", "dataset"):
+                if path.startswith(f"/api/{kind}s/"):
+                    return self.api_route(method, kind, *_split_api_path(path), body)
+            parts = [unquote(p) for p in path.split("/")]
+            kind = "model"
+            if len(parts) > 1 and parts[1] == "datasets":
+                kind, parts = "dataset", parts[1:]
             if method in ("GET", "HEAD") and len(parts) >= 6 and parts[3] == "resolve":
-                repo_id = f"{unquote(parts[1])}/{unquote(parts[2])}"
-                filename = "/".join(unquote(p) for p in parts[5:])
-                return self.resolve(repo_id, unquote(parts[4]), filename)
+                return self.resolve(f"{parts[1]}/{parts[2]}", parts[4], "/".join(parts[5:]), kind)
             raise HubError(404, f"no route for {method} {path}")
+
+        def api_route(
+            self, method: str, kind: str, repo_id: str, action: str, rest: list[str], body: bytes
+        ) -> tuple[int, Any, bytes | None, dict]:
+            if method == "GET" and action in ("", "revision"):
+                return self.repo_info(repo_id, rest[0] if rest else "main", kind)
+            if method == "GET" and action == "tree":
+                return self.tree(repo_id, rest[0], "/".join(rest[1:]), kind)
+            if method == "POST" and action == "paths-info":
+                return self.paths_info(repo_id, rest[0], parse_qs(body.decode()), kind)
+            if kind == "model" and method == "POST" and action == "preupload":
+                return self.preupload(repo_id, rest[0], json.loads(body))
+            if kind == "model" and method == "POST" and action == "commit":
+                return self.commit(repo_id, rest[0], body)
+            if kind == "model" and method == "POST" and action == "branch":
+                return self.create_branch(repo_id, rest[0], json.loads(body or b"{}"))
+            raise HubError(404, f"no route for {method} {kind} {action}")
 
         def create_repo(self, payload: dict) -> tuple[int, Any, None, dict]:
             if not hub.token_ok(self.headers):
@@ -305,8 +341,8 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             repo.branches[branch] = start.oid
             return 200, {}, None, {}
 
-        def model_info(self, repo_id: str, revision: str) -> tuple:
-            repo = hub.repo(repo_id, self.headers)
+        def repo_info(self, repo_id: str, revision: str, kind: str) -> tuple:
+            repo = hub.repo(repo_id, self.headers, repo_type=kind)
             commit = hub.commit_at(repo, revision)
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             info = {
@@ -326,13 +362,20 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             }
             return 200, info, None, {}
 
-        def tree(self, repo_id: str, revision: str, prefix: str) -> tuple:
-            commit = hub.commit_at(hub.repo(repo_id, self.headers), revision)
-            entries = [
-                {"type": "file", "oid": git_blob_sha1(data), "size": len(data), "path": path}
-                for path, data in sorted(commit.files.items())
-                if not prefix or path.startswith(prefix.rstrip("/") + "/")
-            ]
+        def tree(self, repo_id: str, revision: str, prefix: str, kind: str) -> tuple:
+            commit = hub.commit_at(hub.repo(repo_id, self.headers, repo_type=kind), revision)
+            recursive = self.query.get("recursive", ["false"])[0].lower() == "true"
+            return 200, tree_entries(commit.files, prefix, recursive), None, {}
+
+        def paths_info(self, repo_id: str, revision: str, form: dict, kind: str) -> tuple:
+            commit = hub.commit_at(hub.repo(repo_id, self.headers, repo_type=kind), revision)
+            entries = []
+            for wanted in form.get("paths", []):
+                wanted = wanted.strip("/")
+                if wanted in commit.files:
+                    entries.append(file_entry(wanted, commit.files[wanted]))
+                elif any(p.startswith(wanted + "/") for p in commit.files):
+                    entries.append(folder_entry(wanted))
             return 200, entries, None, {}
 
         def preupload(self, repo_id: str, revision: str, payload: dict) -> tuple:
@@ -391,8 +434,8 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 {},
             )
 
-        def resolve(self, repo_id: str, revision: str, filename: str) -> tuple:
-            commit = hub.commit_at(hub.repo(repo_id, self.headers), revision)
+        def resolve(self, repo_id: str, revision: str, filename: str, kind: str) -> tuple:
+            commit = hub.commit_at(hub.repo(repo_id, self.headers, repo_type=kind), revision)
             data = commit.files.get(filename)
             if data is None:
                 raise HubError(
@@ -402,6 +445,11 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                     {"X-Repo-Commit": commit.oid},
                 )
             headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{git_blob_sha1(data)}"'}
-            return 200, None, data, headers
+            wanted = byte_range(self.headers.get("Range"), len(data))
+            if wanted is None:
+                return 200, None, data, headers
+            start, end = wanted
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
+            return 206, None, data[start:end], headers
 
     return Handler

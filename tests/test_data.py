@@ -18,9 +18,23 @@ def test_digits_are_labelled_in_range_and_resized():
     assert data.images.shape == (1797, 1, 32, 32)
     assert data.images.min() == -1 and data.images.max() == 1
     assert sorted(data.labels.unique().tolist()) == list(range(10))
+    assert data.classes == tuple("0123456789")
     assert data.images.mean() < -0.2  # mostly dark background, bright ink
     rgb = load_dataset("digits", 16, 3)
     assert rgb.images.shape == (1797, 3, 16, 16)
+
+
+def test_bundled_data_goes_through_the_uint8_store_with_its_labels():
+    from ganzoo.data import open_dataset
+
+    store = open_dataset("digits", 32, 1)
+    floats = load_dataset("digits", 32, 1)
+    assert store.in_memory and store.count == 1797 and store.classes == tuple("0123456789")
+    assert store.labels.tolist() == floats.labels.tolist()
+    pixels = store.read(np.arange(5))
+    assert pixels.dtype == np.uint8 and pixels.shape == (5, 32, 32, 1)
+    back = pixels.astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1
+    assert np.abs(back - floats.images[:5].numpy()).max() <= 1 / 255 + 1e-6  # half a uint8 step
 
 
 def test_lfw_faces_and_photos_ship_offline():

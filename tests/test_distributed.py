@@ -239,6 +239,46 @@ def test_torchrun_cli_rank_0_writes_once_and_same_size_resume_is_exact(tmp_path)
     assert (again / "checkpoints" / "latest").read_text().strip() == "step-000005"
 
 
+# -- data: each rank its own part of a stream, or its slice of the prepared global batch ---------
+@pytest.mark.slow
+def test_ranks_read_disjoint_parts_that_make_up_the_one_process_batches(tmp_path):
+    import datasets
+    from PIL import Image
+
+    n = 24
+    ds = datasets.Dataset.from_dict(
+        {
+            "image": [Image.new("L", (8, 8), 10 * (i % 20)) for i in range(n)],
+            "label": list(range(n)),
+        },
+        features=datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")}),
+    )
+    parquet = tmp_path / "rows.parquet"
+    ds.to_parquet(str(parquet))
+    env = {"GANZOO_DATA_CACHE": str(tmp_path / "cache")}
+    one = subprocess.run(
+        [sys.executable, str(WORKER), "feed", str(tmp_path / "one"), str(parquet)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **env},
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    done = torchrun(WORKER, "feed", tmp_path / "two", parquet, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for kind in ("stream", "prepared"):
+        single = json.loads((tmp_path / "one" / f"{kind}-rank0.json").read_text())
+        ranks = [
+            json.loads((tmp_path / "two" / f"{kind}-rank{r}.json").read_text()) for r in (0, 1)
+        ]
+        for step, batch in enumerate(single):
+            a, b = ranks[0][step], ranks[1][step]
+            assert len(a) == len(b) == 2 and not set(a) & set(b), (kind, step, a, b)
+            assert sorted(a + b) == sorted(batch), (kind, step)  # the global batch, split
+        if kind == "stream":  # in order, no shuffling: 6 steps of 4 read the 24 rows once
+            assert sorted(v for batch in single for v in batch) == list(range(n))
+
+
 # -- a rank that dies or hangs -------------------------------------------------------------------
 def failing_run(tmp_path: Path, how: str, timeout_s: str = "600"):
     out = tmp_path / "run"

@@ -107,6 +107,10 @@ def test_readme_command_lines_name_real_commands_and_options():
     for args in lines:
         command = cli.get_command(ctx, args[0])
         assert command is not None, args
+        while isinstance(command, click.Group):  # `ganzoo data prepare ...`: the subcommand
+            args = args[1:]
+            command = command.get_command(ctx, args[0])
+            assert command is not None, args
         known = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
         for word in args[1:]:
             if word.startswith("-") and word != "...":

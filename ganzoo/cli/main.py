@@ -20,6 +20,7 @@ COMMANDS = {
     "info": "ganzoo.cli.catalog:info_cmd",
     "plugins": "ganzoo.cli.catalog:plugins_cmd",
     "train": "ganzoo.cli.train:train_cmd",
+    "data": "ganzoo.cli.data:data_group",
     "eval": "ganzoo.cli.eval:eval_cmd",
     "sample": "ganzoo.cli.sample:sample_cmd",
     "push": "ganzoo.cli.hub:push_cmd",

@@ -29,7 +29,8 @@ class RegisteredNamesOption(click.Option):
     "--data",
     cls=RegisteredNamesOption,
     table="datasets",
-    template="A registered dataset ({names}) or a folder of images.",
+    template="A registered dataset ({names}), a folder of images, .parquet/.arrow files or "
+    "hf://datasets/ORG/NAME[@REV][:SPLIT] (ganzoo data info SOURCE).",
 )
 @click.option("--steps", type=int, help="Total steps; with --resume, the new total.")
 @click.option("--batch-size", type=int, help="Images per step (global under torchrun).")

@@ -22,7 +22,8 @@ def load_digits(image_size: int, channels: int) -> ImageSet:
     bunch = sk_digits()
     x = torch.from_numpy(bunch.images.astype(np.float32)).unsqueeze(1) / 8.0 - 1.0  # 0..16
     x = to_channels(resize_square(x, image_size), channels)
-    return ImageSet(x, torch.from_numpy(bunch.target.astype(np.int64)), "digits")
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    return ImageSet(x, labels, "digits", classes=tuple(str(d) for d in range(10)))
 
 
 def load_lfw(image_size: int, channels: int) -> ImageSet:

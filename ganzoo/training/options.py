@@ -53,6 +53,29 @@ class TrainOptions:
     eval_every: int = param(0, "score samples every N steps into metrics.jsonl (0 = never)")
     eval_n: int = param(0, "samples per evaluation (0 = as many as held-out real images)")
     eval_features: str = param("digits", "feature extractor for eval_every (see ganzoo eval)")
+    # -- data (ganzoo.data: prepared once into a uint8 cache, or streamed) ----------------------
+    data_flip: bool = param(False, "mirror a seeded half of the real images left-right")
+    data_streaming: bool = param(
+        False, "decode the source as it streams (never cached; for data too large for the disk)"
+    )
+    data_image_column: str = param("", "image column of a table dataset ('' = find it)")
+    data_label_column: str = param(
+        "", "class column of a table dataset ('' = the ClassLabel column, 'none' = no labels)"
+    )
+    data_config: str | None = param(None, "configuration of a Hub dataset that has several")
+    data_max_pixels: int = param(
+        89_478_485, "skip (never decode) images that declare more pixels than this"
+    )
+    data_on_device: bool | None = param(
+        None, "copy the whole uint8 dataset to the device (None = when it fits the budget)"
+    )
+    data_workers: int | None = param(
+        None, "loader processes (0 = read in the training process; None = 0 on CPU, 4 on CUDA)"
+    )
+    data_prepare_workers: int | None = param(
+        None, "processes that decode a dataset the first time (None = every core, at most 8)"
+    )
+    data_shuffle_buffer: int = param(1000, "examples in a stream's shuffle buffer (0 = in order)")
 
     def validate(self) -> None:
         for name in (
@@ -73,6 +96,7 @@ class TrainOptions:
             "ema_start",
             "eval_every",
             "eval_n",
+            "data_shuffle_buffer",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -91,3 +115,8 @@ class TrainOptions:
             raise ValueError(
                 f"device {self.device!r} is not a device: use cpu, cuda, cuda:N, mps or auto"
             )
+        if self.data_max_pixels < 1:
+            raise ValueError("data_max_pixels must be at least 1")
+        for name in ("data_workers", "data_prepare_workers"):
+            if (getattr(self, name) or 0) < 0:
+                raise ValueError(f"{name} must not be negative")

@@ -42,6 +42,9 @@ RESUMABLE = {
     "eval_every",
     "eval_n",
     "eval_features",
+    "data_on_device",
+    "data_workers",
+    "data_prepare_workers",
 }
 
 
@@ -218,6 +221,18 @@ def plan_resume(run_dir: str | Path, overrides: Mapping[str, Any]) -> RunPlan:
     return RunPlan(spec.name, model_config, options, saved["data"], run, resume=True)
 
 
+def data_options(options: TrainOptions) -> dict[str, Any]:
+    """The ``open_dataset`` arguments a run's ``data_*`` options set."""
+    return {
+        "streaming": options.data_streaming,
+        "image_column": options.data_image_column,
+        "label_column": options.data_label_column,
+        "config": options.data_config,
+        "max_pixels": options.data_max_pixels,
+        "workers": options.data_prepare_workers,
+    }
+
+
 def execute(plan: RunPlan, world: Any = None) -> dict[str, float]:
     """Lock the run, build the model and data, write the run config, and fit."""
     is_main = world is None or world.is_main
@@ -268,14 +283,16 @@ def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dic
     import torch
 
     from ..api import build_from_config, get_spec
-    from ..data import load_dataset
+    from ..data import open_dataset
     from ..plugins import get_registry
 
     spec = get_spec(plan.arch)
     torch.manual_seed(plan.options.seed)  # the same seed gives the same initial weights
     model = build_from_config(spec, plan.model_config)
     c, h, _ = model.image_shape
-    data = load_dataset(plan.data, h, c)
+    data = open_dataset(
+        plan.data, h, c, quiet=world is not None and not world.is_main, **data_options(plan.options)
+    )
     get_registry().losses.get(plan.options.loss)  # an unknown loss fails before any file is written
     if plan.resume:
         saved = run.read_config() or plan.to_json()

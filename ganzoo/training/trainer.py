@@ -1,7 +1,8 @@
 """The adversarial trainer: the loop around :func:`ganzoo.training.step.train_step`.
 
 It owns what every GAN shares: optimisers with separate learning rates and betas for G and D,
-the EMA of G, batches drawn on the device from a dataset held there, fixed-latent sample grids,
+the EMA of G, batches from :func:`ganzoo.data.feed.open_feed` (uint8 until on the device,
+with their labels), fixed-latent sample grids,
 atomic checkpoints with exact resume, losses read back only every ``log_every`` steps, a
 progress bar, ``metrics.jsonl`` and a loss plot. Architectures differ only through the model's
 documented extension points (``prepare_real``, ``final_image``, ``sample_latent``,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -64,7 +66,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 class AdversarialTrainer:
-    """Fits a :class:`ganzoo.models.GANModel` to an :class:`ganzoo.data.ImageSet`."""
+    """Fits a :class:`ganzoo.models.GANModel` to data from :func:`ganzoo.data.open_dataset`
+    (an ``ImageStore`` or ``ImageStream``) or an :class:`ganzoo.data.ImageSet`."""
 
     def fit(
         self,
@@ -112,22 +115,9 @@ class AdversarialTrainer:
         opt_d = torch.optim.Adam(
             model.discriminator.parameters(), lr=options.lr_d, betas=tuple(options.betas_d)
         )
-        images = data.images
-        if not on_cuda or images.numel() * 4 < 2 * 1024**3:  # small datasets live on the device
-            images = images.to(dev)
-        if on_cuda and options.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        n_images = images.shape[0]
-        if n_images < options.batch_size and world.is_main:
-            warnings.warn(
-                f"the dataset has {n_images} images, fewer than one batch of "
-                f"{options.batch_size}: every batch repeats them and the GAN can only memorise "
-                "them; add images, or lower --batch-size to at most the dataset's size",
-                SmallDatasetWarning,
-                stacklevel=2,
-            )
-        # One stream shared by every rank: each draws the global batch and keeps its slice
-        # (world.shard), so N processes see exactly the batches one process would.
+        # One latent stream shared by every rank: each draws the global batch and keeps its
+        # slice (world.shard), so N processes see exactly the batches one process would; the
+        # real images are chosen the same way, from (seed, step) (ganzoo.data.feed).
         gen = torch.Generator(device=dev).manual_seed(options.seed * 1000)
         fixed_z = model.sample_latent(
             options.n_samples, generator=torch.Generator().manual_seed(options.seed + 1)
@@ -140,9 +130,24 @@ class AdversarialTrainer:
             start = point.step
             world.restore_rng(point.path, options.seed, start)
         log = MetricsLog(run_dir, enabled=world.is_main, truncate_after=start if resume else None)
+        from ..data.feed import dataset_size, eval_images, open_feed, summary
         from ..metrics.evaluate import training_evaluator  # None unless options.eval_every
 
-        evaluate = training_evaluator(options, data, dev) if world.is_main else None
+        evaluate = None
+        if world.is_main and options.eval_every:
+            evaluate = training_evaluator(options, eval_images(data), dev)
+        n_images = dataset_size(data)  # None for a stream
+        if n_images is not None and n_images < options.batch_size and world.is_main:
+            warnings.warn(
+                f"the dataset has {n_images} images, fewer than one batch of "
+                f"{options.batch_size}: every batch repeats them and the GAN can only memorise "
+                "them; add images, or lower --batch-size to at most the dataset's size",
+                SmallDatasetWarning,
+                stacklevel=2,
+            )
+        feed = open_feed(data, options, world, dev, start)
+        if world.is_main and options.progress:
+            print(f"ganzoo: data: {summary(data, feed)}", file=sys.stderr, flush=True)
         bar = progress_bar(options, start, enabled=world.is_main)
         acc: dict[str, torch.Tensor] = {}
         acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
@@ -216,11 +221,7 @@ class AdversarialTrainer:
         try:
             stop.__enter__()
             for step in range(start, options.steps):
-                idx = torch.randint(
-                    n_images, (options.batch_size * options.d_steps,), generator=gen, device=dev
-                )
-                idx = world.shard(idx, options.d_steps).to(images.device)
-                real = images[idx].to(dev, non_blocking=True)
+                real = feed.batch(step).images  # .labels: class indices, for conditional models
                 z = world.shard(model.sample_latent(options.batch_size, generator=gen, device=dev))
                 stats = train_step(model, real, z, opt_g, opt_d, cfg, step, g_model, d_model)
                 if model.generator_ema is not None:
@@ -260,6 +261,7 @@ class AdversarialTrainer:
             ) from None
         finally:
             stop.__exit__()
+            feed.close()
             bar.close()
             if world.is_main:
                 write_loss_plot(run_dir)

@@ -36,7 +36,19 @@ CATALOG_VERSION = 1
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_KEYS = {"repo_id", "revision", "sha256", "image_size", "dataset", "metrics", "license", "summary"}
+_KEYS = {
+    "repo_id",
+    "revision",
+    "path",
+    "sha256",
+    "image_size",
+    "dataset",
+    "conditional",
+    "metrics",
+    "license",
+    "summary",
+    "command",
+}
 
 
 @dataclass(frozen=True)
@@ -44,15 +56,31 @@ class PretrainedEntry:
     """One published set of weights."""
 
     name: str  #: ``arch.tag``
-    repo_id: str  #: Hub repository (``org/name``)
-    revision: str  #: the full commit id the checksums belong to
+    repo_id: str  #: Hub repository (``org/name``), "" when the weights only ship with ganzoo
+    revision: str  #: the full commit id the checksums belong to ("" without a repo_id)
     sha256: Mapping[str, str]  #: weight file name -> hex sha256
+    path: Path | None = None  #: the shipped copy: a folder next to the catalogue file
+    conditional: bool = False  #: whether the generator takes class labels
+    command: str = ""  #: the command that trained these weights
     image_size: int | None = None  #: side of the generated images, in pixels
     dataset: str = ""  #: what the weights were trained on
     metrics: Mapping[str, float] = field(default_factory=dict)  #: e.g. {"fid": 12.3}
     license: str = ""  #: licence of the weights
     summary: str = ""  #: one line for ``ganzoo list --pretrained``
     source: str = ""  #: the catalogue file or plugin that declared it
+
+    @property
+    def shipped(self) -> bool:
+        """Whether a copy of the weights ships with ganzoo (it is preferred to the Hub's)."""
+        return self.path is not None and self.path.is_dir()
+
+    @property
+    def size(self) -> int | None:
+        """Bytes of the shipped files the catalogue pins (None when none ship)."""
+        if not self.shipped:
+            return None
+        assert self.path is not None
+        return sum((self.path / f).stat().st_size for f in self.sha256 if (self.path / f).is_file())
 
     @property
     def arch(self) -> str:
@@ -110,14 +138,28 @@ def make_entry(name: str, fields: Mapping[str, Any], source: str) -> PretrainedE
     unknown = sorted(set(fields) - _KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown field {unknown[0]!r}; fields: {sorted(_KEYS)}")
+    rel = fields.get("path")
+    if rel is not None and (
+        not isinstance(rel, str) or not rel or rel.startswith(("/", "\\")) or ".." in rel
+    ):
+        raise ConfigError(f"{where}: path must be a folder relative to the catalogue file")
     repo_id = fields.get("repo_id", "")
-    if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id):
-        raise ConfigError(f"{where}: repo_id must be a Hub id such as 'org/name'")
-    revision = fields.get("revision", "")
-    if not isinstance(revision, str) or not _COMMIT.match(revision):
-        raise ConfigError(
-            f"{where}: revision must be the full 40-character commit id the checksums belong to"
-        )
+    if rel is None or "repo_id" in fields or "revision" in fields:
+        if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id):
+            raise ConfigError(
+                f"{where}: repo_id must be a Hub id such as 'org/name' (or give the shipped "
+                "copy's path alone)"
+            )
+        revision = fields.get("revision", "")
+        if not isinstance(revision, str) or not _COMMIT.match(revision):
+            raise ConfigError(
+                f"{where}: revision must be the full 40-character commit id the checksums belong to"
+            )
+    else:
+        repo_id = revision = ""
+    conditional = fields.get("conditional", False)
+    if not isinstance(conditional, bool):
+        raise ConfigError(f"{where}: conditional must be true or false")
     sha = fields.get("sha256", {})
     if not isinstance(sha, Mapping) or not any(str(f).endswith(".safetensors") for f in sha):
         raise ConfigError(f"{where}: sha256 must map each .safetensors file to its checksum")
@@ -145,6 +187,9 @@ def make_entry(name: str, fields: Mapping[str, Any], source: str) -> PretrainedE
         license=str(fields.get("license", "")),
         summary=str(fields.get("summary", "")),
         source=source,
+        path=None if rel is None else Path(source).parent / rel,
+        conditional=conditional,
+        command=str(fields.get("command", "")),
     )
 
 
@@ -208,8 +253,14 @@ def pretrained_rows(pattern: str = "*", kind: str | None = None) -> list[dict[st
                 "installed": installed,
                 "repo_id": entry.repo_id,
                 "revision": entry.revision,
+                "shipped": entry.shipped,
+                "path": str(entry.path) if entry.path else None,
+                "size": entry.size,
+                "conditional": entry.conditional,
+                "command": entry.command,
                 "dataset": entry.dataset,
                 "image_size": entry.image_size,
+                "model": entry.arch,
                 "license": entry.license,
                 "metrics": dict(entry.metrics),
                 "sha256": dict(entry.sha256),

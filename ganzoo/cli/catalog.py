@@ -24,6 +24,44 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
+_PRETRAINED_HEADERS = [
+    "NAME",
+    "MODEL",
+    "DATA",
+    "SIZE PX",
+    "COND",
+    "MB",
+    "FD",
+    "CLASSES",
+    "FROM / NOTES",
+]
+
+
+def _pretrained_cells(row: dict) -> list[str]:
+    """One ``ganzoo list --pretrained`` row: the figures are the catalogue's, from ganzoo eval."""
+    m = row["metrics"]
+    fd = f"{m['fd']:.1f}" if "fd" in m else "-"
+    if "classes_covered" in m:
+        classes = f"{int(m['classes_covered'])}/{int(m.get('num_classes', 10))}"
+    else:
+        classes = "-"
+    size = f"{row['size'] / 1e6:.1f}" if row["size"] else "-"
+    where = "shipped" if row["shipped"] else row["repo_id"]
+    if row["shipped"] and row["repo_id"]:
+        where += f" (also {row['repo_id']})"
+    return [
+        row["name"],
+        row["arch"],
+        row["dataset"] or "-",
+        str(row["image_size"] or "-"),
+        "yes" if row["conditional"] else "no",
+        size,
+        fd,
+        classes,
+        f"{where}; {row['summary']}" if row["summary"] else where,
+    ]
+
+
 @click.command("list")
 @click.argument("pattern", default="*")
 @click.option("--kind", help="Only models of this kind (gan, style-transfer, ...).")
@@ -43,12 +81,7 @@ def list_cmd(pattern: str, kind: str | None, pretrained: bool, as_json: bool) ->
         if as_json:
             click.echo(json.dumps(rows, indent=2))
         elif rows:
-            click.echo(
-                _table(
-                    [[r["name"], r["repo_id"], r["dataset"], r["summary"]] for r in rows],
-                    ["NAME", "HUB REPO", "DATA", "NOTES"],
-                )
-            )
+            click.echo(_table([_pretrained_cells(r) for r in rows], _PRETRAINED_HEADERS))
         else:
             click.echo(f"no published weights match {pattern!r}", err=True)
         return
@@ -99,6 +132,9 @@ def info_cmd(name: str, as_json: bool) -> None:
     """
     from ..api import describe
 
+    if "." in name:  # arch.tag: published weights
+        _pretrained_info(name, as_json)
+        return
     info = describe(name)
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
@@ -141,6 +177,55 @@ def info_cmd(name: str, as_json: bool) -> None:
         "\npretrained: "
         + (", ".join(f"{name}.{t}" for t in info["pretrained"]) or "none published yet")
     )
+
+
+def _pretrained_info(name: str, as_json: bool) -> None:
+    """``ganzoo info arch.tag``: where the weights come from, what they score, and their card."""
+    from ..catalog import get_entry
+
+    entry = get_entry(name)
+    if entry.shipped:
+        origin = f"shipped with ganzoo ({entry.path}), checked against the catalogue's sha256"
+        if entry.repo_id:
+            origin += f"; also on the Hub as {entry.repo_id}@{entry.revision}"
+    else:
+        origin = f"the Hub: {entry.repo_id}@{entry.revision} (downloaded once, sha256 checked)"
+    card_path = entry.path / "README.md" if entry.shipped and entry.path else None
+    card = card_path.read_text(encoding="utf-8") if card_path and card_path.is_file() else ""
+    if as_json:
+        data = {
+            "name": entry.name,
+            "model": entry.arch,
+            "origin": "shipped" if entry.shipped else "hub",
+            "path": str(entry.path) if entry.path else None,
+            "repo_id": entry.repo_id or None,
+            "revision": entry.revision or None,
+            "dataset": entry.dataset,
+            "image_size": entry.image_size,
+            "conditional": entry.conditional,
+            "size": entry.size,
+            "metrics": dict(entry.metrics),
+            "sha256": dict(entry.sha256),
+            "command": entry.command,
+            "card": card or None,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{entry.name} — {entry.summary or entry.arch}")
+    click.echo(f"from:     {origin}")
+    click.echo(f"model:    {entry.arch} (ganzoo info {entry.arch} shows its options)")
+    cond = ", class-conditional" if entry.conditional else ""
+    click.echo(f"data:     {entry.dataset or '?'}, {entry.image_size or '?'} px{cond}")
+    if entry.metrics:
+        click.echo("metrics:  " + ", ".join(f"{k} {v:g}" for k, v in entry.metrics.items()))
+    if entry.command:
+        click.echo(f"trained:  {entry.command}")
+    for file, digest in entry.sha256.items():
+        click.echo(f"sha256:   {digest}  {file}")
+    if card:
+        click.echo("\n" + card.rstrip())
+    else:
+        click.echo("\n(model card: README.md of the Hub repository)")
 
 
 #: registry tables by the heading ``ganzoo plugins --all`` gives them

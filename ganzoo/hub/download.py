@@ -51,7 +51,7 @@ _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*\.[\w.-]+$")
 class Source:
     """What a ``from_pretrained`` argument names."""
 
-    kind: str  #: "local", "hub" or "catalog"
+    kind: str  #: "local", "hub", "catalog" (from the Hub) or "shipped" (inside ganzoo)
     path: Path | None = None
     repo_id: str = ""
     revision: str | None = None
@@ -60,6 +60,8 @@ class Source:
     def __str__(self) -> str:
         if self.kind == "local":
             return str(self.path)
+        if self.kind == "shipped" and self.entry is not None:
+            return f"{self.entry.name} (shipped with ganzoo)"
         rev = f"@{self.revision}" if self.revision else ""
         return f"{self.entry.name} ({self.repo_id}{rev})" if self.entry else self.repo_id + rev
 
@@ -85,6 +87,13 @@ def parse_source(source: str | Path, revision: str | None = None) -> Source:
             raise ConfigError(
                 f"{text} is pinned to revision {entry.revision}; pass a Hub id "
                 f"({entry.repo_id}@{revision}) to load another one"
+            )
+        if entry.shipped:  # the copy inside the package: offline, and the same bytes
+            return Source("shipped", path=entry.path, entry=entry)
+        if not entry.repo_id:
+            raise WeightsError(
+                f"{text}: its shipped copy is missing from {entry.path} and it has no Hub "
+                "repo_id: reinstall ganzoo (pip install --force-reinstall ganzoo)"
             )
         return Source("catalog", repo_id=entry.repo_id, revision=entry.revision, entry=entry)
     if "/" in text:
@@ -279,11 +288,19 @@ def check_hub_folder(folder: Path, repo_id: str, token: str | bool | None) -> No
 
 def verify_checksums(folder: Path, entry: PretrainedEntry) -> None:
     """Check every file the catalogue pins, and that every network loaded is pinned."""
+    shipped = entry.path is not None and folder.resolve() == entry.path.resolve()
+    where = folder if shipped else entry.repo_id
     for name, expected in entry.sha256.items():
         path = folder / name
         if not path.is_file():
-            raise WeightsError(f"{entry.name}: {name} is missing from {entry.repo_id}")
+            raise WeightsError(f"{entry.name}: {name} is missing from {where}")
         actual = file_sha256(path)
+        if actual != expected and shipped:
+            raise WeightsError(
+                f"{entry.name}: the shipped {path} has sha256 {actual[:16]}..., the catalogue "
+                f"pins {expected[:16]}...: the file was modified, so it is not loaded; "
+                "reinstall ganzoo (pip install --force-reinstall ganzoo)"
+            )
         if actual != expected:
             raise WeightsError(
                 f"{entry.name}: {name} has sha256 {actual[:16]}..., the catalogue pins "
@@ -310,6 +327,10 @@ def resolve_folder(
 ) -> tuple[Path, Source]:
     """The local model folder ``source`` stands for (downloaded and verified when remote)."""
     src = parse_source(source, revision)
+    if src.kind == "shipped":
+        assert src.path is not None and src.entry is not None
+        verify_checksums(src.path, src.entry)
+        return src.path, src
     if src.kind == "local":
         assert src.path is not None
         folder = locate_model_folder(src.path)

@@ -1,0 +1,172 @@
+"""The published weights that ship with ganzoo (issue #16): the catalogue and the files agree,
+each model loads, samples and scores what the catalogue says, and a modified file is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import ganzoo
+from ganzoo.catalog import catalog_entries, catalog_path, get_entry
+from ganzoo.cli import cli
+from ganzoo.errors import ConfigError, WeightsError
+from ganzoo.serialization import file_sha256
+
+from .cli_checks import one_line_error
+
+#: every unconditional built-in GAN has weights on digits
+PUBLISHED = ["dcgan.digits32", "msggan.digits32", "stylegan_lite.digits32"]
+#: how far a fresh evaluation may land from the catalogue's FD: the protocol is seeded, so only
+#: floating-point differences between machines and torch builds move it
+FD_TOLERANCE = 0.05  # relative
+
+
+def shipped_entries() -> dict:
+    good, bad = catalog_entries()
+    assert not bad, bad
+    return good
+
+
+def test_every_unconditional_gan_has_shipped_weights():
+    entries = shipped_entries()
+    for name in PUBLISHED:
+        assert name in entries, sorted(entries)
+        entry = entries[name]
+        assert entry.shipped and entry.dataset == "digits" and entry.image_size == 32
+        assert entry.command.startswith(f"ganzoo train {entry.arch} ")
+        assert {"fd", "fd_floor", "classes_covered"} <= set(entry.metrics)
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_catalogue_and_shipped_files_agree(name):
+    entry = get_entry(name)
+    files = {p.name for p in entry.path.iterdir() if p.is_file()}
+    assert files == set(entry.sha256), "every shipped file is pinned, and only those"
+    for file, digest in entry.sha256.items():
+        assert file_sha256(entry.path / file) == digest, file
+    assert "discriminator.safetensors" not in files  # G (and its EMA): enough to sample
+    assert "generator.safetensors" in files
+    # the EMA ships unless publish.py measured it worse than G (then its FD is kept as fd_ema)
+    assert ("generator_ema.safetensors" in files) == ("fd_ema" not in entry.metrics)
+    assert entry.size < 8_000_000
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_shipped_model_loads_and_samples_in_eval_mode(name):
+    model = ganzoo.from_pretrained(name)
+    assert not model.training and not model.generator.training
+    assert "shipped" in model.pretrained_from
+    images = model.sample(8, seed=0)
+    assert images.shape == (8, 1, 32, 32)
+    assert torch.isfinite(images).all() and images.abs().max() <= 1
+    assert images.std(0).mean() > 0.05, "different latents give different digits"
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_quick_eval_matches_the_catalogue(name, tmp_path):
+    """A wrong export (raw G instead of EMA, stale weights) moves FD far beyond the tolerance."""
+    entry = get_entry(name)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, ["eval", name, "--device", "cpu", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    fd = report["metrics"]["fd"]
+    assert abs(fd - entry.metrics["fd"]) <= FD_TOLERANCE * entry.metrics["fd"], (
+        fd,
+        entry.metrics,
+    )
+    assert report["metrics"]["classes_covered"] == entry.metrics["classes_covered"]
+
+
+def tampered_catalogue(tmp_path: Path, monkeypatch, file: str) -> Path:
+    """A copy of the catalogue and its shipped weights with one bit of ``file`` flipped."""
+    copy = tmp_path / "registry"
+    shutil.copytree(catalog_path().parent, copy)
+    target = copy / "weights" / "dcgan.digits32" / file
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 1
+    target.write_bytes(bytes(data))
+    monkeypatch.setenv("GANZOO_CATALOG", str(copy / "catalog.toml"))
+    return target
+
+
+@pytest.mark.parametrize("file", ["generator.safetensors", "config.json"])
+def test_a_modified_shipped_file_is_refused(tmp_path, monkeypatch, file):
+    target = tampered_catalogue(tmp_path, monkeypatch, file)
+    with pytest.raises(WeightsError) as err:
+        ganzoo.from_pretrained("dcgan.digits32")
+    message = str(err.value)
+    assert "\n" not in message and "modified" in message and str(target) in message
+    out = tmp_path / "grid.png"
+    result = CliRunner().invoke(cli, ["sample", "dcgan.digits32", "-o", str(out)])
+    one_line_error(result, "modified", "reinstall ganzoo")
+    assert not out.exists()
+
+
+def test_cli_samples_lists_and_describes_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "grid.png"
+    result = CliRunner().invoke(cli, ["sample", "stylegan_lite.digits32", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 0
+    listing = CliRunner().invoke(cli, ["list", "--pretrained"])
+    assert listing.exit_code == 0, listing.output
+    header = listing.output.splitlines()[0].split()
+    assert header[:3] == ["NAME", "MODEL", "DATA"] and "FD" in header and "CLASSES" in header
+    for name in PUBLISHED:
+        row = next(ln for ln in listing.output.splitlines() if ln.startswith(name + " "))
+        fd = get_entry(name).metrics["fd"]
+        assert f"{fd:.1f}" in row and "10/10" in row and "shipped" in row
+    info = CliRunner().invoke(cli, ["info", "dcgan.digits32"])
+    assert info.exit_code == 0, info.output
+    assert "shipped with ganzoo" in info.output and "ganzoo train dcgan" in info.output
+    assert "# " in info.output  # the model card follows
+
+
+def test_catalogue_schema_for_shipped_entries(tmp_path, monkeypatch):
+    sha = '"generator.safetensors" = "' + "0" * 64 + '"\n'
+    catalog = tmp_path / "catalog.toml"
+
+    def entry(extra: str) -> None:
+        catalog.write_text(
+            f'format_version = 1\n[models."dcgan.x"]\n{extra}\n[models."dcgan.x".sha256]\n{sha}'
+        )
+
+    monkeypatch.setenv("GANZOO_CATALOG", str(catalog))
+    entry('path = "../elsewhere"')
+    with pytest.raises(ConfigError, match="relative to the catalogue"):
+        get_entry("dcgan.x")
+    entry('path = "weights/x"\nrepo_id = "org/x"')  # a Hub copy needs its commit
+    with pytest.raises(ConfigError, match="40-character commit"):
+        get_entry("dcgan.x")
+    entry('path = "weights/x"')  # a shipped-only entry whose folder is missing
+    assert get_entry("dcgan.x").path == tmp_path / "weights" / "x"
+    with pytest.raises(WeightsError, match="reinstall ganzoo"):
+        ganzoo.from_pretrained("dcgan.x")
+
+
+@pytest.mark.slow
+def test_built_wheel_ships_the_weights(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)]
+    built = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("ganzoo-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        for name in PUBLISHED:
+            entry = get_entry(name)
+            for file, digest in entry.sha256.items():
+                member = f"ganzoo/_catalog/weights/{name}/{file}"
+                assert member in names, member
+                import hashlib
+
+                assert hashlib.sha256(zf.read(member)).hexdigest() == digest

@@ -196,3 +196,19 @@ def make_run(tmp_path: Path) -> Callable[..., Path]:
         return _make_run(tmp_path, models, latest)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel ``pip wheel`` builds from this checkout, built once for the session: what a user
+    installs from PyPI, so tests can check which package data it carries."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("wheel")
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(root)]
+    built = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = out.glob("ganzoo-*.whl")
+    return wheel

@@ -156,17 +156,17 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
-def read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Load one safetensors file, turning every kind of corruption into a WeightsError."""
+def read_tensors(
+    path: Path, *, remedy: str = "; it may be truncated or corrupt: download or save it again"
+) -> dict[str, torch.Tensor]:
+    """Load one safetensors file, turning every kind of corruption into a WeightsError whose
+    message ends with ``remedy`` (what the caller's user should do about it)."""
     if not path.is_file():
         raise WeightsError(f"{path} is missing; the model folder is incomplete")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise WeightsError(
-            f"{path} is not a readable safetensors file ({exc}); it may be truncated or "
-            "corrupt: download or save it again"
-        ) from None
+        raise WeightsError(f"{path} is not a readable safetensors file ({exc}){remedy}") from None
 
 
 def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:

@@ -41,17 +41,10 @@ def weights_location(name: str, cfg: Mapping[str, Any]) -> tuple[str, str | None
 
 
 def read_safetensors(path: str | Path) -> dict[str, Any]:
-    """All tensors of a safetensors file, corruption turned into a one-line error."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    """All tensors of a downloaded safetensors file, corruption turned into a one-line error."""
+    from ..serialization import read_tensors
 
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise WeightsError(
-            f"{path} is not a readable safetensors file ({exc}): delete it from the cache and "
-            "download it again"
-        ) from None
+    return read_tensors(Path(path), remedy=": delete it from the cache and download it again")
 
 
 def download_state_dict(

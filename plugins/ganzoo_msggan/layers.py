@@ -3,8 +3,10 @@ standard deviation, the discriminator's combine functions and the average-poolin
 
 Equalised learning rate (Karras et al. 2018, ProGAN): weights are stored as N(0, 1) and scaled at
 run time by He's constant ``gain / sqrt(fan_in)``, so Adam's per-parameter step sizes act alike on
-every layer whatever its fan-in. These are this plugin's own small versions; other plugins keep
-theirs.
+every layer whatever its fan-in. The layers, pixel normalisation and minibatch standard deviation
+are ganzoo's shared ones (:mod:`ganzoo.nn.equalized`, the same state_dict keys and numerics as the
+plugin's former copies: tests/test_equalized.py checks the shipped weights against samples drawn
+before the move); MSG-GAN's layers default to He's gain sqrt(2).
 """
 
 from __future__ import annotations
@@ -15,12 +17,28 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganzoo.nn.equalized import EqualConv2d as _EqualConv2d
+from ganzoo.nn.equalized import EqualLinear as _EqualLinear
+from ganzoo.nn.equalized import MinibatchStd, PixelNorm
+
+__all__ = [
+    "RELU_GAIN",
+    "Combine",
+    "EqualConv2d",
+    "EqualLinear",
+    "MinibatchStd",
+    "PixelNorm",
+    "image_pyramid",
+    "resolutions_for",
+]
+
 #: He's gain for layers followed by LeakyReLU(0.2) (ProGAN uses sqrt(2) throughout).
 RELU_GAIN = math.sqrt(2.0)
 
 
-class EqualConv2d(nn.Module):
-    """A 2-d convolution with equalised learning rate ("same" padding for odd kernels)."""
+class EqualConv2d(_EqualConv2d):
+    """ganzoo's equalised convolution with MSG-GAN's default gain, He's sqrt(2) ("same"
+    padding for odd kernels)."""
 
     def __init__(
         self,
@@ -31,68 +49,24 @@ class EqualConv2d(nn.Module):
         padding: int | None = None,
         gain: float = RELU_GAIN,
     ) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels))
-        self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.padding = kernel_size // 2 if padding is None else padding
+        super().__init__(in_channels, out_channels, kernel_size, padding=padding, gain=gain)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
-
-    def extra_repr(self) -> str:
-        o, i, k, _ = self.weight.shape
-        return f"{i}, {o}, kernel_size={k}, padding={self.padding}"
+    @property
+    def scale(self) -> float:
+        """The run-time weight scale ``gain / sqrt(fan_in)`` (``weight_gain``)."""
+        return self.weight_gain
 
 
-class EqualLinear(nn.Module):
-    """A fully connected layer with equalised learning rate."""
+class EqualLinear(_EqualLinear):
+    """ganzoo's equalised fully connected layer with MSG-GAN's default gain sqrt(2)."""
 
     def __init__(self, in_features: int, out_features: int, *, gain: float = RELU_GAIN) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features))
-        self.scale = gain / math.sqrt(in_features)
+        super().__init__(in_features, out_features, gain=gain)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
-
-    def extra_repr(self) -> str:
-        o, i = self.weight.shape
-        return f"{i}, {o}"
-
-
-class PixelNorm(nn.Module):
-    """Scale each pixel's feature vector to unit average square (ProGAN's local response
-    normalisation in G): keeps G's signal magnitudes from escalating, without batch statistics."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
-
-
-class MinibatchStd(nn.Module):
-    """Append one feature map holding the average standard deviation of the features over groups
-    of samples: D sees how varied a batch is, which discourages mode collapse (ProGAN).
-
-    The group is ``group_size`` or the largest divisor of the batch below it, so any batch size
-    works; ``group_size=1`` appends a constant map, which carries no information (the "off"
-    setting).
-    """
-
-    def __init__(self, group_size: int = 4) -> None:
-        super().__init__()
-        self.group_size = group_size
-
-    def forward(self, x: Tensor) -> Tensor:
-        n, c, h, w = x.shape
-        g = min(self.group_size, n)
-        while n % g:
-            g -= 1
-        y = x.float().reshape(g, n // g, c, h, w)  # sample i is grouped with i + n/g, ...
-        y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()  # std over each group
-        y = y.mean(dim=(1, 2, 3)).to(x.dtype)  # one number per group
-        y = y.reshape(1, n // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
-        return torch.cat([x, y], dim=1)
+    @property
+    def scale(self) -> float:
+        """The run-time weight scale ``gain / sqrt(fan_in)`` (``weight_gain``)."""
+        return self.weight_gain
 
 
 class Combine(nn.Module):

@@ -18,15 +18,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-#: gain that keeps the variance of a leaky ReLU(0.2) output equal to its input's (StyleGAN's)
-LRELU_GAIN = math.sqrt(2.0)
+# the equalised layers and fused activation are ganzoo's shared ones (same keys and numerics as
+# this plugin's former copies; tests/test_equalized.py checks the shipped weights)
+from ganzoo.nn.equalized import LRELU_GAIN, EqualConv2d, EqualLinear, lrelu
 
-
-def lrelu(x: Tensor, bias: Tensor | None = None) -> Tensor:
-    """Bias (per channel), leaky ReLU 0.2, then the gain sqrt(2): StyleGAN's fused activation."""
-    if bias is not None:
-        x = x + bias.view(1, -1, *([1] * (x.dim() - 2)))
-    return F.leaky_relu(x, 0.2) * LRELU_GAIN
+__all__ = [
+    "LRELU_GAIN",
+    "EqualConv2d",
+    "EqualLinear",
+    "MinibatchStdDev",
+    "ModulatedConv2d",
+    "NoiseInjection",
+    "StyledConv",
+    "ToRGB",
+    "downsample2x",
+    "lrelu",
+    "upsample2x",
+]
 
 
 def upsample2x(x: Tensor) -> Tensor:
@@ -37,63 +45,6 @@ def upsample2x(x: Tensor) -> Tensor:
 def downsample2x(x: Tensor) -> Tensor:
     """Halve the resolution by averaging 2×2 blocks (a box filter: cheap and alias-free enough)."""
     return F.avg_pool2d(x, 2)
-
-
-class EqualLinear(nn.Module):
-    """Fully connected layer with equalised learning rate.
-
-    ``lr_mul`` slows a layer down by that factor (the mapping network uses 0.01, so w moves
-    slowly compared with the synthesis network); ``activation=True`` applies :func:`lrelu`.
-    """
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        bias: bool = True,
-        bias_init: float = 0.0,
-        lr_mul: float = 1.0,
-        activation: bool = False,
-    ) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
-        self.bias = nn.Parameter(torch.full((out_features,), bias_init / lr_mul)) if bias else None
-        self.weight_gain = lr_mul / math.sqrt(in_features)
-        self.lr_mul = lr_mul
-        self.activation = activation
-
-    def forward(self, x: Tensor) -> Tensor:
-        bias = self.bias * self.lr_mul if self.bias is not None else None
-        if self.activation:
-            return lrelu(F.linear(x, self.weight * self.weight_gain), bias)
-        return F.linear(x, self.weight * self.weight_gain, bias)
-
-
-class EqualConv2d(nn.Module):
-    """Convolution with equalised learning rate, "same" padding and an optional activation."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        *,
-        bias: bool = True,
-        activation: bool = False,
-    ) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.padding = kernel_size // 2
-        self.activation = activation
-
-    def forward(self, x: Tensor) -> Tensor:
-        w = self.weight * self.weight_gain
-        if self.activation:
-            return lrelu(F.conv2d(x, w, padding=self.padding), self.bias)
-        return F.conv2d(x, w, self.bias, padding=self.padding)
 
 
 class ModulatedConv2d(nn.Module):

@@ -320,6 +320,19 @@ class GANModel(ZooModel):
         Gradients of a penalty are taken with respect to images or latents, never labels."""
         return None
 
+    def training_schedule(self, step: int, context: Any) -> Any:
+        """Put the model into the state training step ``step`` runs in and describe it, or
+        return None (the default: the model never changes, and is not asked again).
+
+        Called by the trainer before every step (and once at the run's first step, before the
+        optimisers are built), with a :class:`ganzoo.training.schedule.ScheduleContext`; returns
+        a :class:`ganzoo.training.schedule.TrainingPhase`. Progressive growing sets its
+        resolution and fade-in α here. The state must depend only on ``step`` and ``context``,
+        so a resumed run continues exactly; set it on ``generator_ema`` too when there is one.
+        Parameters may be added (the optimisers follow, carrying the others' state), but every
+        tensor the state needs must be a saved buffer, so a checkpoint restores it."""
+        return None
+
     def views(self) -> dict[str, Callable[..., ImageGrid]]:
         """Model-specific pictures for ``ganzoo sample --view NAME``: name -> a function called
         as ``render(n=..., seed=..., ema=..., **generator_kwargs)`` that returns an

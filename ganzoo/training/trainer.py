@@ -36,6 +36,7 @@ from .checkpoint import (
 from .distributed import World
 from .ema import update_ema
 from .options import TrainOptions
+from .schedule import ModelSchedule, resume_step, sync_optimizer
 from .step import StepConfig, train_step
 
 
@@ -79,6 +80,7 @@ class AdversarialTrainer:
         resume: bool = False,
         world: World | None = None,
     ) -> dict[str, float]:
+        from ..data.feed import dataset_size
         from ..plugins import get_registry
 
         world = world or World.single()
@@ -109,6 +111,10 @@ class AdversarialTrainer:
             options.d_skip_below,
             autocast,
         )
+        # a model with a training schedule (progressive growing) takes the shape of the step
+        # this process starts at before its parameters meet an optimiser (ganzoo.training.schedule)
+        schedule = ModelSchedule(model, options, dataset_size(data), world)
+        schedule.begin(resume_step(run_dir) if resume and schedule.active else 0)
         opt_g = torch.optim.Adam(
             model.generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g)
         )
@@ -131,7 +137,7 @@ class AdversarialTrainer:
             start = point.step
             world.restore_rng(point.path, options.seed, start)
         log = MetricsLog(run_dir, enabled=world.is_main, truncate_after=start if resume else None)
-        from ..data.feed import dataset_size, eval_images, open_feed, summary
+        from ..data.feed import eval_images, open_feed, summary
         from ..metrics.evaluate import training_evaluator  # None unless options.eval_every
 
         evaluate = None
@@ -223,6 +229,13 @@ class AdversarialTrainer:
         try:
             stop.__enter__()
             for step in range(start, options.steps):
+                if schedule.before_step(step) and step > start:  # a new phase: grid, checkpoint
+                    sample(step)
+                    if last_good != step:
+                        checkpoint(step)
+                if schedule.active:  # parameters added by the schedule join the optimisers
+                    sync_optimizer(opt_g, list(model.generator.parameters()))
+                    sync_optimizer(opt_d, list(model.discriminator.parameters()))
                 batch = feed.batch(step)  # images, and labels: class indices
                 real = batch.images
                 z = world.shard(model.sample_latent(options.batch_size, generator=gen, device=dev))
@@ -234,9 +247,11 @@ class AdversarialTrainer:
                             options.batch_size, generator=gen, device=dev, weights=label_weights
                         )
                     )
+                real, real_y, z, fake_y = schedule.trim(real, real_y, z, fake_y)
                 stats = train_step(
                     model, real, z, opt_g, opt_d, cfg, step, g_model, d_model, real_y, fake_y
                 )
+                stats.update(schedule.metrics(dev))
                 if model.generator_ema is not None:
                     decay = options.ema_decay if step >= options.ema_start else 0.0
                     update_ema(model.generator_ema, model.generator, decay)

@@ -41,7 +41,7 @@ from ganzoo.metrics import Evaluator, Protocol
 from ganzoo.training import run
 
 HERE = Path(__file__).resolve().parent
-PREFERRED = ("dcgan", "stylegan_lite", "msggan")  # listed first, in this order
+PREFERRED = ("dcgan", "stylegan_lite", "msggan", "progan")  # listed first, in this order
 SIZE, CHANNELS = 32, 1
 
 
@@ -88,12 +88,18 @@ def steady_seconds_per_step(out: Path) -> float:
     return batch / statistics.median(steady)
 
 
+#: ``--calibrate-set`` overrides, for the calibration runs only (a growing model calibrates at
+#: its final size: ``phase_images=1`` grows ProGAN to full size in its first steps)
+CALIBRATION: dict[str, Any] = {}
+
+
 def calibrate(arch: str, out: Path, steps: int, device: str, seed: int) -> tuple[float, float]:
     """``(seconds per step, fixed seconds)`` from a short run of ``steps`` steps, after a
     2-step run that pays the one-time costs (imports, first kernels) the real run will not."""
-    timed_run(arch, out.with_name(out.name + "-warmup"), train_options(2, device, seed, 1))
+    warm = {**train_options(2, device, seed, 1), **CALIBRATION}
+    timed_run(arch, out.with_name(out.name + "-warmup"), warm)
     log_every = max(1, steps // 5)
-    wall = timed_run(arch, out, train_options(steps, device, seed, log_every))
+    wall = timed_run(arch, out, {**train_options(steps, device, seed, log_every), **CALIBRATION})
     per_step = steady_seconds_per_step(out)
     fixed = max(0.0, wall - steps * per_step)
     return per_step, fixed
@@ -118,13 +124,21 @@ def benchmark(
     # the final step count gives) with the speed this run measured.
     # The speed is this run's own, fixed costs included (cautious: it never overshoots by more
     # than the load changes).
-    for _ in range(3):
-        more = int((args.budget - wall) / (wall / steps))
-        if more < max(10, steps // 20) or args.budget - wall < 0.05 * args.budget:
+    # With --resume-fraction below 1 each resumed piece aims at that share of the time left and
+    # is paced by the latest piece's speed: for a model whose steps get slower as it trains
+    # (progressive growing), so that the last piece does not overshoot the budget.
+    rate = wall / steps
+    for _ in range(args.max_resumes):
+        left = args.budget - wall
+        more = int(args.resume_fraction * left / rate)
+        if more < max(10, steps // 20) or left < 0.05 * args.budget:
             break
         steps += more
         print(f"{name}: {wall:.0f} s used, resuming to {steps} steps", file=sys.stderr)
-        wall += timed(run.plan_resume(out, {"steps": steps}))
+        piece = timed(run.plan_resume(out, {"steps": steps}))
+        wall += piece
+        if args.resume_fraction < 1:
+            rate = piece / more
     model = ganzoo.from_pretrained(out).to(evaluator.device)
     scores = evaluator.score_model(model)
     grid = Path(args.grids) / f"{name}.png"
@@ -192,7 +206,14 @@ def table(results: list[dict], evaluator: Evaluator, args: argparse.Namespace) -
         f"{args.calibration_steps}-step calibration run), seed{'s' if len(args.seeds) > 1 else ''} "
         f"{', '.join(map(str, args.seeds))}, device "
         f"{evaluator.device}, each architecture's default options at 32×32 grey"
-        + (f", with {_overrides_text()}." if OVERRIDES else "."),
+        + (f", with {_overrides_text()}" if OVERRIDES else "")
+        + (
+            f"; calibrated with {', '.join(f'`{k}={v}`' for k, v in CALIBRATION.items())}, "
+            f"resumed pieces aiming at {args.resume_fraction:g} of the time left"
+            if CALIBRATION
+            else ""
+        )
+        + ".",
         "",
         f"Protocol: features `digits` ({feats['weights']}, {feats['dim']}-d, held-out accuracy "
         f"{feats['held_out_accuracy']:.1%}); {evaluator.n} samples (latent seed "
@@ -259,6 +280,23 @@ def main() -> None:
     )
     parser.add_argument("--calibration-steps", type=int, default=30)
     parser.add_argument(
+        "--calibrate-set",
+        dest="calibration",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an option in the calibration runs only (progan: phase_images=1, so the "
+        "speed measured is the full-size one)",
+    )
+    parser.add_argument(
+        "--resume-fraction",
+        type=float,
+        default=1.0,
+        help="each resumed piece aims at this share of the time left, paced by the latest "
+        "piece (below 1 for models that slow down as they grow)",
+    )
+    parser.add_argument("--max-resumes", type=int, default=3)
+    parser.add_argument(
         "--work", default=None, help="folder for the runs (default runs/quality-TIME)"
     )
     parser.add_argument("--grids", default=str(HERE / "grids"), help="where grids are saved")
@@ -282,6 +320,7 @@ def main() -> None:
         archs = [a for a in PREFERRED if a in registered]
         archs += [a for a in registered if a not in archs]
     OVERRIDES.update(overrides_from(parser, args.overrides, archs))
+    CALIBRATION.update(overrides_from(parser, args.calibration, archs))
     work = Path(args.work or f"runs/quality-{time.strftime('%Y%m%d-%H%M%S')}")
     from ganzoo.training.trainer import resolve_device
 

@@ -118,6 +118,6 @@ def test_added_parameters_train_and_resume_is_exact(fresh_registry, tmp_path):
 
     # Adam state for G: before the growth 2 tensors, after it 4 (the added weight and bias)
     def moments(t):
-        return [k for k in t if k.startswith("training_state/optim.g") and "exp_avg." in k]
+        return [k for k in t if k.startswith("training_state/optim.g.") and k.endswith(".exp_avg")]
 
     assert len(moments(a)) == len(moments(before)) + 2

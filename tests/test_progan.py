@@ -99,10 +99,13 @@ def test_fade_in_blends_the_upsampled_lower_resolution_with_the_new_block():
     high_raw = g(z)
     assert torch.allclose(blend, torch.lerp(low_raw, high_raw, 0.25), atol=1e-5)
     assert not torch.allclose(high, low, atol=1e-3)
-    # D: at α = 0 it sees the image through the block below, at 0.5 half of each
+    # D: at α = 0 it sees the image through the block below, at 0.5 half of each (on images
+    # as D gets them: at 16 px the fade-in's input; at 8 px the same, averaged to 8 px, enlarged)
     x = torch.rand(6, 1, 16, 16) * 2 - 1
     model.set_growth(1, 1.0)
-    d_low = d(x)
+    low_x = F.avg_pool2d(x, 2)
+    assert torch.equal(d(low_x), d(F.interpolate(low_x, scale_factor=2)))
+    d_low = d(low_x)
     model.set_growth(2, 1.0)
     d_high = d(x)
     model.set_growth(2, 0.0)
@@ -115,6 +118,17 @@ def test_fade_in_blends_the_upsampled_lower_resolution_with_the_new_block():
     model.set_growth(1, 1.0)
     assert torch.allclose(real, model.prepare_real(x), atol=1e-6)
     assert real.shape == x.shape
+
+
+def test_gradient_penalty_sees_the_current_resolution():
+    """D's input gradient on an enlarged 8 px image has the norm of its gradient at 8 px."""
+    model = tiny_model()
+    model.set_growth(1, 1.0)
+    low = torch.rand(3, 1, 8, 8, requires_grad=True)
+    big = F.interpolate(low.detach(), scale_factor=2).requires_grad_(True)
+    (g_low,) = torch.autograd.grad(model.discriminator(low).sum(), low)
+    (g_big,) = torch.autograd.grad(model.discriminator(big).sum(), big)
+    assert torch.allclose(g_low.flatten(1).norm(dim=1), g_big.flatten(1).norm(dim=1))
 
 
 def test_schedule_sets_generator_ema_and_discriminator_and_logs_the_phase():

@@ -10,10 +10,10 @@ G: z (pixel-normalised) → dense 4×4 → 3×3 conv; then per resolution neares
 leaky ReLU 0.2 and pixel norm after every layer; a 1×1 toRGB per resolution. During a fade-in the
 image is ``lerp(up2(toRGB_{k-1}(h_{k-1})), toRGB_k(h_k), α)``. The image is then enlarged to the
 output size by nearest-neighbour upsampling, so G's output always has ``image_shape`` and the
-sample grid shows the current resolution, upscaled. D mirrors it: it average-pools its input to
-the current resolution, a 1×1 fromRGB, two 3×3 convs and a 2×2 average pool per resolution (the
-fade-in mixes ``fromRGB_{k-1}(pool(x))`` with the new block's output), minibatch stddev, a 3×3
-and a 4×4 conv and a linear output.
+sample grid shows the current resolution, upscaled. D mirrors it: it reads its input at the
+current resolution (one pixel per upsampled block); a 1×1 fromRGB, two 3×3 convs and a 2×2
+average pool per resolution (the fade-in mixes ``fromRGB_{k-1}(pool(x))`` with the new block's
+output), minibatch stddev, a 3×3 and a 4×4 conv and a linear output.
 """
 
 from __future__ import annotations
@@ -113,7 +113,14 @@ class ProGenerator(Growing):
 
 
 class ProDiscriminator(Growing):
-    """Images (``N×C×S×S``, or already at the current resolution) to N logits."""
+    """Images to N logits, at the current resolution.
+
+    D takes images at the current resolution ``r`` or at the output size with each ``r×r``
+    pixel repeated over a block (what G returns and :meth:`ProGANModel.prepare_real` makes); it
+    reads the latter at one pixel per block. The gradient of its logits with respect to the
+    input is then that at resolution ``r``: WGAN-GP's penalty holds D to slope 1 at the
+    resolution it works at, as in the paper (averaging the blocks would divide the gradient's
+    norm by the block's side, and let D's slope grow 8-fold at 4×4 of 32×32)."""
 
     def __init__(self, image_size: int, channels: int, widths: Sequence[int], mbstd_group: int):
         super().__init__(levels_for(image_size))
@@ -147,7 +154,8 @@ class ProDiscriminator(Growing):
         level, alpha = self.stage
         side = 4 * 2**level
         if images.shape[-1] != side:
-            images = F.adaptive_avg_pool2d(images, side)
+            k = images.shape[-1] // side
+            images = images[..., ::k, ::k]
         x = self.from_rgb[level](images)
         if level > 0:
             x = self.blocks[level - 1](x)

@@ -242,3 +242,15 @@ def test_sync_optimizer_keeps_state_of_kept_parameters_and_adds_new_ones():
     opt.step()
     assert int(opt.state[b]["step"]) == 1 and int(opt.state[a]["step"]) == 2
     assert sync_optimizer(opt, [b]) and a not in opt.state
+
+
+def test_a_growing_model_is_refused_under_torchrun_with_one_line():
+    from ganzoo.training.distributed import World
+    from ganzoo.training.options import TrainOptions
+    from ganzoo.training.schedule import ModelSchedule
+
+    world = World(rank=0, world_size=2, local_rank=0, distributed=True)
+    with pytest.raises(ConfigError, match="train it in one process"):
+        ModelSchedule(tiny_model(), TrainOptions(batch_size=8), 100, world)
+    plain = ganzoo.create_model("dcgan", preset="tiny")  # no schedule: nothing to refuse
+    assert not ModelSchedule(plain, TrainOptions(batch_size=8), 100, world).active

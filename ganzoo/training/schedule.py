@@ -67,6 +67,14 @@ class ModelSchedule:
         self.context = ScheduleContext(options.batch_size, dataset_size)
         self.phase: TrainingPhase | None = model.training_schedule(0, self.context)
         self.active = self.phase is not None
+        if self.active and world.distributed:
+            # DistributedDataParallel needs a gradient for every parameter of G at every step,
+            # which blocks not yet grown do not get
+            raise ConfigError(
+                f"{model.arch or type(model).__name__} changes during training (it has a "
+                "training schedule), which torchrun's DistributedDataParallel cannot follow: "
+                "train it in one process"
+            )
 
     def begin(self, step: int) -> None:
         """Put the model in the state of ``step``, the first step this process trains (before

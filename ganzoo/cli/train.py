@@ -78,6 +78,15 @@ class RegisteredNamesOption(click.Option):
     is_flag=True,
     help="Start over in an --out folder whose run stopped before its first checkpoint.",
 )
+@click.option(
+    "--log",
+    "log",
+    multiple=True,
+    cls=RegisteredNamesOption,
+    table="loggers",
+    template="Also log to these trackers ({names}); repeatable or a comma list. metrics.jsonl "
+    "(json) is always written.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(
     arch,
@@ -98,6 +107,7 @@ def train_cmd(
     eval_every,
     resume,
     overwrite,
+    log,
     quiet,
 ) -> None:
     """Train ARCH (e.g. dcgan) and write samples, checkpoints and metrics.
@@ -124,6 +134,10 @@ def train_cmd(
     }
     if quiet:
         flags["progress"] = False
+    if log:
+        from ..tracking import parse_logger_names
+
+        flags["loggers"] = parse_logger_names(log)
     layers = [load_toml(config_file)] if config_file else []
     layers += [parse_assignments(sets), {k: v for k, v in flags.items() if v is not None}]
     world = World.from_env()  # a torchrun rank, or a single process

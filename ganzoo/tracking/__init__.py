@@ -81,6 +81,10 @@ class Logger:
     before anything is written.
     """
 
+    def __init__(self, context: RunContext | None = None) -> None:
+        #: the run this logger logs (None when built without one, in a test)
+        self.context = context
+
     def log(self, record: Mapping[str, Any]) -> None:
         """One record, exactly as written to ``metrics.jsonl`` (``record["step"]`` is an int;
         ``record.get("kind")`` names its kind when it has one)."""
@@ -233,7 +237,15 @@ def open_tracker(
     opened: list[tuple[str, Logger]] = []
     try:
         for name, factory in _factories(list(names)):
-            opened.append((name, factory(context)))
+            try:
+                opened.append((name, factory(context)))
+            except GanzooError:
+                raise
+            except Exception as exc:  # a tracker that cannot start: say so in one line
+                raise GanzooError(
+                    f"logger {name!r} could not start ({type(exc).__name__}: {exc}): fix its "
+                    f"setup, or train without --log {name}"
+                ) from exc
     except BaseException:
         for _, logger in opened:
             logger.close()

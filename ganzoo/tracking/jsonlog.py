@@ -20,6 +20,7 @@ class JsonLogger(Logger):
     """
 
     def __init__(self, context: RunContext) -> None:
+        super().__init__(context)
         self.file = RunDir(context.run_dir).metrics
         if context.resume_step is not None:
             torn = self.file.repair(context.resume_step)

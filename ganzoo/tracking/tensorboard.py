@@ -33,12 +33,15 @@ class TensorBoardLogger(Logger):
     @staticmethod
     def check() -> None:
         """One line naming the install command when the ``tensorboard`` package is missing."""
-        import importlib.util
-
-        if importlib.util.find_spec("tensorboard") is None:
-            raise GanzooError(f"--log tensorboard needs the tensorboard package: {INSTALL}")
+        try:
+            import tensorboard  # noqa: F401 - torch.utils.tensorboard needs it
+        except ImportError:
+            raise GanzooError(
+                f"--log tensorboard needs the tensorboard package: {INSTALL}"
+            ) from None
 
     def __init__(self, context: RunContext) -> None:
+        super().__init__(context)
         self.check()
         from torch.utils.tensorboard import SummaryWriter
 

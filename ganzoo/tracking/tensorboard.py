@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GanzooError
+from ..rundir import RunDir
 from . import Logger, RunContext, flatten_record
 
 INSTALL = "pip install tensorboard (or pip install 'ganzoo[tensorboard]')"
@@ -47,7 +48,9 @@ class TensorBoardLogger(Logger):
 
         purge = None if context.resume_step is None else context.resume_step + 1
         self.writer = SummaryWriter(
-            log_dir=str(context.run_dir), purge_step=purge, flush_secs=self.flush_secs
+            log_dir=str(RunDir(context.run_dir).tensorboard_path),
+            purge_step=purge,
+            flush_secs=self.flush_secs,
         )
         self._texts: dict[str, str] = {}
 

@@ -22,11 +22,11 @@ COMMANDS = {
     "train": "ganzoo.cli.train:train_cmd",
     "data": "ganzoo.cli.data:data_group",
     "eval": "ganzoo.cli.eval:eval_cmd",
+    "gallery": "ganzoo.cli.gallery:gallery_cmd",
     "sample": "ganzoo.cli.sample:sample_cmd",
     "push": "ganzoo.cli.hub:push_cmd",
     "export": "ganzoo.cli.hub:export_cmd",
     "new-plugin": "ganzoo.cli.scaffold:new_plugin_cmd",
-    "gallery": "ganzoo.cli.gallery:gallery_cmd",
 }
 #: core commands that run networks: each gets a ``--threads N`` option (see :mod:`.threads`);
 #: a plugin's command adds ``ganzoo.cli.threads.threads_option()`` itself (ganzoo stylize does)

@@ -69,6 +69,15 @@ class RegisteredNamesOption(click.Option):
     help="Evaluate (Fréchet distance, KID, coverage) every N steps into metrics.jsonl.",
 )
 @click.option(
+    "--log",
+    "log",
+    multiple=True,
+    cls=RegisteredNamesOption,
+    table="loggers",
+    template="Also log to these trackers ({names}); repeatable or a comma list. metrics.jsonl "
+    "(json) is always written.",
+)
+@click.option(
     "--resume",
     type=click.Path(file_okay=False),
     help="Continue the run in this directory from its latest checkpoint.",
@@ -77,15 +86,6 @@ class RegisteredNamesOption(click.Option):
     "--overwrite",
     is_flag=True,
     help="Start over in an --out folder whose run stopped before its first checkpoint.",
-)
-@click.option(
-    "--log",
-    "log",
-    multiple=True,
-    cls=RegisteredNamesOption,
-    table="loggers",
-    template="Also log to these trackers ({names}); repeatable or a comma list. metrics.jsonl "
-    "(json) is always written.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(
@@ -105,9 +105,9 @@ def train_cmd(
     sample_every,
     checkpoint_every,
     eval_every,
+    log,
     resume,
     overwrite,
-    log,
     quiet,
 ) -> None:
     """Train ARCH (e.g. dcgan) and write samples, checkpoints and metrics.

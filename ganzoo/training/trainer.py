@@ -25,7 +25,6 @@ import torch
 from ..errors import GanzooError, Interrupted
 from ..images import save_grid
 from ..rundir import RunDir
-from ..tracking import open_tracker
 from .checkpoint import (
     ResumePoint,
     describe_nonfinite,
@@ -82,6 +81,7 @@ class AdversarialTrainer:
         world: World | None = None,
     ) -> dict[str, float]:
         from ..plugins import get_registry
+        from ..tracking import open_tracker
 
         world = world or World.single()
         run_dir = Path(run_dir)

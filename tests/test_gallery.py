@@ -196,6 +196,13 @@ def check_pages(browser: Browser, site: Path, shots: Path) -> None:
                         ".map(r => r.dataset.key)")  # fmt: skip
     assert {"train.lr_d", "train.steps", "train.eval_every"} <= set(diff)
     assert "train.batch_size" not in diff
+    shown = browser.eval("""(() => {
+      const box = document.getElementById('only-diff');
+      box.click();
+      return Array.from(document.querySelectorAll('#config-diff tr[data-key]'))
+        .filter(r => r.offsetParent !== null).map(r => r.dataset.key);
+    })()""")  # fmt: skip
+    assert sorted(shown) == sorted(diff), "the checkbox hides the options that agree"
     images = browser.eval(IMAGES_LOADED)
     assert len(images) == 2 and all(width > 0 for _, width in images), images
     browser.screenshot(shots / "gallery-compare.png")

@@ -199,3 +199,33 @@ def test_plugins_list_shows_the_loggers():
     result = ganzoo_cli("plugins", "--all")
     ok(result)
     assert "tensorboard" in result.output and "json" in result.output
+
+
+def test_the_documented_wandb_logger_uses_only_real_api(tmp_path):
+    """docs/plugins.md's W&B logger: its blocks compile, its imports name ganzoo's real API,
+    its registration hook registers through a real registrar, and check() names the install."""
+    import importlib.util
+    import re
+
+    text = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = text.split("## Trackers", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2, "the plugin module and the logger module"
+    register_src, logger_src = blocks
+    logger_ns: dict = {}
+    exec(compile(logger_src, "ganzoo_wandb/logger.py", "exec"), logger_ns)
+    wandb_logger = logger_ns["WandbLogger"]
+    assert issubclass(wandb_logger, Logger)
+    if importlib.util.find_spec("wandb") is None:
+        with pytest.raises(ganzoo.GanzooError, match="pip install"):
+            wandb_logger.check()
+    from types import ModuleType
+
+    from ganzoo.testing import isolated_plugins
+
+    plugin = ModuleType("ganzoo_wandb")
+    exec(compile(register_src, "ganzoo_wandb/__init__.py", "exec"), plugin.__dict__)
+    assert plugin.GANZOO_API == ">=1.2,<2"
+    with isolated_plugins({"wandb": plugin}, installed=False) as host:
+        entry = host.registry.loggers.entry("wandb")
+        assert entry.plugin == "wandb" and entry.value == "ganzoo_wandb.logger:WandbLogger"

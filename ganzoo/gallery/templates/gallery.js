@@ -86,8 +86,16 @@
       [k, va, vb].forEach(function (t) { row.appendChild(el("td", {}, t)); });
       table.appendChild(row);
     });
-    root.appendChild(el("p", { id: "diff-count", "class": "muted" },
-      differing + " option" + (differing === 1 ? "" : "s") + " differ (highlighted)"));
+    var summary = el("p", { id: "diff-count", "class": "muted" },
+      differing + " option" + (differing === 1 ? "" : "s") + " differ (highlighted) ");
+    var only = el("input", { type: "checkbox", id: "only-diff" });
+    only.addEventListener("change", function () {
+      table.classList.toggle("only-diff", only.checked);
+    });
+    var label = el("label", {}, " show only these");
+    label.prepend(only);
+    summary.appendChild(label);
+    root.appendChild(summary);
     root.appendChild(table);
   }
 

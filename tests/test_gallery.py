@@ -208,3 +208,13 @@ def check_pages(browser: Browser, site: Path, shots: Path) -> None:
     browser.screenshot(shots / "gallery-compare.png")
     assert browser.errors() == []
     assert (shots / "gallery-run.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_built_wheel_ships_the_page_templates(built_wheel):
+    import zipfile
+
+    with zipfile.ZipFile(built_wheel) as zf:
+        names = set(zf.namelist())
+    for name in ("page.html", "gallery.css", "gallery.js"):
+        assert f"ganzoo/gallery/templates/{name}" in names

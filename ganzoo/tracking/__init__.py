@@ -205,8 +205,13 @@ class Tracker:
         import numpy as np
         from PIL import Image
 
-        with Image.open(path) as im:
-            pixels = np.asarray(im.convert("L" if im.mode in ("L", "1", "I", "I;16") else "RGB"))
+        try:
+            with Image.open(path) as im:
+                grey = im.mode in ("L", "1", "I", "I;16")
+                pixels = np.asarray(im.convert("L" if grey else "RGB"))
+        except OSError as exc:  # the PNG is the record; a tracker's copy is not worth a run
+            warnings.warn(f"could not read {path} for the loggers ({exc})", LoggerWarning, 2)
+            return
         self._each("log_image", tag, pixels, step, path=Path(path))
 
     def config(self, config: Mapping[str, Any], step: int) -> None:

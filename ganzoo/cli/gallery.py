@@ -16,7 +16,13 @@ import click
     help="Folder to write the site into (a folder this command wrote before is replaced).",
 )
 @click.option("--serve", is_flag=True, help="Then serve it on http://127.0.0.1:PORT/ until Ctrl-C.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port for --serve (0: any free port).",
+)
 def gallery_cmd(runs: tuple[str, ...], out: str, serve: bool, port: int) -> None:
     """Write a gallery of RUNS: run folders or folders of runs (default: ./runs).
 

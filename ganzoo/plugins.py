@@ -206,7 +206,14 @@ class PluginHost:
 
 
 #: hooks older than the registrar, whose implementations may still take ``register``
-LEGACY_HOOKS = REGISTER_HOOKS[:6]
+LEGACY_HOOKS = (
+    "ganzoo_register_models",
+    "ganzoo_register_losses",
+    "ganzoo_register_datasets",
+    "ganzoo_register_trainers",
+    "ganzoo_register_features",
+    "ganzoo_register_commands",
+)
 
 
 def legacy_register(hook: str, registrar: Registrar) -> Any:

@@ -15,6 +15,7 @@ from typing import ClassVar
 import pytest
 
 import ganzoo
+from ganzoo.plugins import PluginWarning
 from ganzoo.rundir import RunDir
 from ganzoo.tracking import Logger, open_tracker, parse_logger_names
 
@@ -229,3 +230,16 @@ def test_the_documented_wandb_logger_uses_only_real_api(tmp_path):
     with isolated_plugins({"wandb": plugin}, installed=False) as host:
         entry = host.registry.loggers.entry("wandb")
         assert entry.plugin == "wandb" and entry.value == "ganzoo_wandb.logger:WandbLogger"
+
+
+class BadLoggerPlugin:
+    @ganzoo.hookimpl
+    def ganzoo_register_loggers(self, registrar):
+        registrar.add_logger("numbers", 42)
+
+
+def test_a_logger_that_is_not_a_factory_is_refused_at_registration(fresh_registry):
+    with pytest.warns(PluginWarning, match="logger 'numbers' must be a callable factory"):
+        info = fresh_registry.add_plugin(BadLoggerPlugin(), "bad-logger")
+    assert not info.ok and "numbers" not in fresh_registry.registry.loggers
+    assert "tensorboard" in fresh_registry.registry.loggers  # the others are untouched

@@ -205,6 +205,7 @@ def check_pages(browser: Browser, site: Path, shots: Path) -> None:
     assert sorted(shown) == sorted(diff), "the checkbox hides the options that agree"
     images = browser.eval(IMAGES_LOADED)
     assert len(images) == 2 and all(width > 0 for _, width in images), images
+    assert browser.eval("document.querySelectorAll('.compare-grid svg.chart').length") == 2
     browser.screenshot(shots / "gallery-compare.png")
     assert browser.errors() == []
     assert (shots / "gallery-run.png").stat().st_size > 10_000

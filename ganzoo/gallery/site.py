@@ -145,6 +145,10 @@ def write_run(out: Path, run: RunView) -> dict[str, Any]:
         "page": f"runs/{run.slug}/index.html",
         "image": f"runs/{run.slug}/{samples[-1]['src']}" if samples else None,
         "config": flat_config(run.config),
+        # the loss chart again, for the comparison page (an SVG string this module wrote)
+        "losses_svg": line_chart(
+            "losses", {k: v for k, v in run.series().items() if k.endswith("loss")}, width=480
+        ),
     }
 
 

@@ -66,6 +66,11 @@
         r.arch + " on " + r.data + " · step " + r.steps +
         (r.best_fd === null ? "" : " · best FD " + r.best_fd.toFixed(2))));
       if (r.image) col.appendChild(el("img", { src: r.image, "class": "pixel", alt: r.name + " samples" }));
+      if (r.losses_svg) {
+        var chart = el("div", { "class": "charts" });
+        chart.innerHTML = r.losses_svg;  // written by ganzoo gallery, every text escaped
+        col.appendChild(chart);
+      }
       grid.appendChild(col);
     });
     root.appendChild(grid);

@@ -219,3 +219,28 @@ def test_built_wheel_ships_the_page_templates(built_wheel):
         names = set(zf.namelist())
     for name in ("page.html", "gallery.css", "gallery.js"):
         assert f"ganzoo/gallery/templates/{name}" in names
+
+
+def test_cli_serve_builds_then_serves_until_ctrl_c(runs, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "g"
+    cmd = [sys.executable, "-m", "ganzoo", "gallery", str(runs / "alpha"), "-o", str(out),
+           "--serve", "--port", "0"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        seen = []  # "serving ... at http://127.0.0.1:PORT/ (Ctrl-C stops)", after any warning
+        while not (url := re.search(r"http://127\.0\.0\.1:\d+/", seen[-1] if seen else "")):
+            seen.append(proc.stderr.readline())
+            assert seen[-1] and len(seen) < 50, seen
+        with urllib.request.urlopen(url.group(0) + "runs/alpha/index.html", timeout=30) as reply:
+            assert b'id="sample-slider"' in reply.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "gallery of 1 run" in proc.stdout.read()

@@ -174,8 +174,11 @@ class Tracker:
     def names(self) -> list[str]:
         return [name for name, _ in self.loggers]
 
-    def _each(self, method: str, *args: Any, **kwargs: Any) -> None:
+    def _each(self, method: str, *given: Any, **kwargs: Any) -> None:
         for name, logger in list(self.loggers):
+            # each logger gets its own copy of a record or config: one that edits it in place
+            # changes nothing for the next
+            args = [dict(a) if isinstance(a, Mapping) else a for a in given]
             if name == JSON:
                 getattr(logger, method)(*args, **kwargs)
                 continue
@@ -195,7 +198,7 @@ class Tracker:
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Record ``record`` (a dict with an int ``step``) everywhere."""
-        self._each("log", dict(record))
+        self._each("log", record)
 
     def image(self, tag: str, path: Path, step: int) -> None:
         """Give the image just written to ``path`` to every logger but ``json`` (read once,
@@ -215,7 +218,7 @@ class Tracker:
         self._each("log_image", tag, pixels, step, path=Path(path))
 
     def config(self, config: Mapping[str, Any], step: int) -> None:
-        self._each("log_config", dict(config), step)
+        self._each("log_config", config, step)
 
     def close(self) -> None:
         self._each("close")

@@ -45,6 +45,12 @@ RESUMABLE = {
     "data_on_device",
     "data_workers",
     "data_prepare_workers",
+    # health watches and remedies; they change no step of a run that stays healthy
+    "health",
+    "on_diverge",
+    "on_collapse",
+    "collapse_patience",
+    "rollback_tries",
 }
 
 

@@ -24,6 +24,7 @@ import torch
 from ..errors import GanzooError, Interrupted
 from ..images import save_grid
 from ..rundir import RunDir
+from .augment import build_augmenter
 from .checkpoint import (
     ResumePoint,
     describe_nonfinite,
@@ -35,6 +36,7 @@ from .checkpoint import (
 )
 from .distributed import World
 from .ema import update_ema
+from .health import HealthMonitor, say_through
 from .options import TrainOptions
 from .step import StepConfig, train_step
 
@@ -109,6 +111,7 @@ class AdversarialTrainer:
             options.d_skip_below,
             autocast,
         )
+        cfg.augment = build_augmenter(options, dev, world.local_batch(options.batch_size))
         opt_g = torch.optim.Adam(
             model.generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g)
         )
@@ -130,6 +133,9 @@ class AdversarialTrainer:
             point = self._restore(run_dir, model, {"g": opt_g, "d": opt_d}, gen)
             start = point.step
             world.restore_rng(point.path, options.seed, start)
+            if cfg.augment is not None:
+                cfg.augment.load_state(point.state)
+            set_learning_rates(opt_g, opt_d, options)  # a rollback halves them
         log = MetricsLog(run_dir, enabled=world.is_main, truncate_after=start if resume else None)
         from ..data.feed import dataset_size, eval_images, open_feed, summary
         from ..metrics.evaluate import training_evaluator  # None unless options.eval_every
@@ -150,6 +156,18 @@ class AdversarialTrainer:
         if world.is_main and options.progress:
             print(f"ganzoo: data: {summary(data, feed)}", file=sys.stderr, flush=True)
         bar = progress_bar(options, start, enabled=world.is_main)
+        health = HealthMonitor(
+            model,
+            options,
+            data,
+            dev,
+            log.write,
+            say_through(bar, world.is_main and options.progress),
+            run_dir,
+        )
+        cfg.observe = health.observe if health.enabled else None
+        for note in getattr(self, "health_notes", ()):  # what a rollback did before this fit
+            health.note(note)
         acc: dict[str, torch.Tensor] = {}
         acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
         final: dict[str, float] = {}
@@ -174,8 +192,11 @@ class AdversarialTrainer:
             values = world.reduce_mean(values)
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad:
+                health.nonfinite(step_done, bad, step_done - acc_steps)
                 raise diverged(", ".join(bad), step_done - acc_steps, step_done)
+            values.update(health.measure())
             log.write({"step": step_done, **values})
+            health.check({"step": step_done, **values})
             bar.update(step_done - bar.n)
             bar.set_postfix(
                 d=f"{values['d_loss']:.3f}",
@@ -204,7 +225,7 @@ class AdversarialTrainer:
                     model,
                     {"g": opt_g, "d": opt_d},
                     rng,
-                    extra=world.checkpoint_info(),
+                    extra={**world.checkpoint_info(), **augment_state(cfg)},
                     keep=options.keep_checkpoints,
                 )
             world.barrier()
@@ -240,6 +261,9 @@ class AdversarialTrainer:
                 if model.generator_ema is not None:
                     decay = options.ema_decay if step >= options.ema_start else 0.0
                     update_ema(model.generator_ema, model.generator, decay)
+                stats.update(health.step_stats(real))
+                if cfg.augment is not None:
+                    stats.update(cfg.augment.stats())
                 for k, v in stats.items():
                     acc[k] = acc[k] + v if k in acc else v.clone()
                 acc_steps += 1
@@ -328,6 +352,19 @@ class AdversarialTrainer:
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"].to(torch.uint8).cpu())
         return point
+
+
+def augment_state(cfg: StepConfig) -> dict[str, Any]:
+    """What a checkpoint keeps of the augmenter (ADA's p), empty without one."""
+    return cfg.augment.state() if cfg.augment is not None else {}
+
+
+def set_learning_rates(opt_g: Any, opt_d: Any, options: TrainOptions) -> None:
+    """Give restored optimisers the run's learning rates (equal to the checkpoint's, except
+    after a rollback, which halves them: ganzoo.training.rollback)."""
+    for opt, lr in ((opt_g, options.lr_g), (opt_d, options.lr_d)):
+        for group in opt.param_groups:
+            group["lr"] = lr
 
 
 def fixed_grid_row(model: Any, n: int) -> int | None:

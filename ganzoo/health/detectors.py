@@ -1,0 +1,249 @@
+"""The lesson's failure modes as pure functions of the logged statistics.
+
+Each detector looks at the history of interval records (one per ``log_every`` steps, the dicts
+``metrics.jsonl`` holds: ``step``, ``d_loss``, ``g_loss``, ``d_real``, ``d_fake`` and the health
+statistics the trainer adds: ``d_acc``, ``g_grad_norm``, ``div``, ``classes``, ``top_class``)
+and says whether its condition holds *now*, at the last record, as a :class:`Finding` with the
+evidence in one line, or None. The live monitor calls them at every logging interval and
+``ganzoo doctor`` replays them over a finished run, so both tell the same story. No torch here:
+reading a run stays cheap.
+
+Thresholds were set on digits runs (benchmarks/health.py, RESULTS.md "Training health"): healthy
+default runs of every built-in GAN raise none; runs built to fail raise theirs within a few
+hundred steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Record = Mapping[str, Any]
+
+#: intervals a condition must hold before it is a diagnosis (4 × 25 steps by default)
+PATIENCE = 4
+#: D tells real from fake this often: it has won
+DOMINANCE_ACC = 0.98
+#: G's gradient norm below this share of its largest (3-interval median) value: G is starved
+GRAD_RATIO = 0.02
+#: pixel diversity of G's fixed samples below this share of the real images' diversity
+DIVERSITY_RATIO = 0.3
+#: a classifier sees at most this share of the classes, or one class in this share of samples
+CLASS_SHARE, TOP_CLASS = 0.3, 0.6
+#: no collapse verdict before this step (early samples are blobs every classifier calls "8")
+COLLAPSE_AFTER = 200
+#: oscillation: intervals looked at, and how large the swings of G's loss must be
+OSC_WINDOW, OSC_REL, OSC_ABS = 16, 0.5, 1.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A failure mode that holds at the last record."""
+
+    kind: str  #: a key of :data:`DIAGNOSES`
+    message: str  #: the evidence, one line
+
+    @property
+    def severity(self) -> str:
+        return DIAGNOSES[self.kind].severity
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What a failure mode is, in the lesson's words, and what to try."""
+
+    title: str
+    severity: str  #: "warning" (training goes on) or "error" (the run stops without a remedy)
+    explanation: str
+
+
+DIAGNOSES: dict[str, Diagnosis] = {
+    "d_dominance": Diagnosis(
+        "D is winning",
+        "warning",
+        "the discriminator separates real from generated images almost perfectly; its loss "
+        "goes to zero and G's gradients carry little information (the lesson's G/D balance)",
+    ),
+    "g_grad_collapse": Diagnosis(
+        "G's gradients vanished",
+        "warning",
+        "the generator's gradient norm fell far below its earlier size: G has stopped learning",
+    ),
+    "mode_collapse": Diagnosis(
+        "mode collapse",
+        "warning",
+        "G's samples from different latents look alike: it found a few images that fool D",
+    ),
+    "oscillation": Diagnosis(
+        "oscillation",
+        "warning",
+        "G's loss swings widely from interval to interval without a trend: G and D chase each "
+        "other instead of converging",
+    ),
+    "nonfinite": Diagnosis(
+        "divergence",
+        "error",
+        "a loss or a weight became NaN or infinite",
+    ),
+}
+
+
+def _last(history: Sequence[Record], n: int, key: str) -> list[float] | None:
+    """The last ``n`` values of ``key`` (finite numbers), or None if any record lacks it."""
+    tail = history[-n:]
+    if len(tail) < n:
+        return None
+    values = [r.get(key) for r in tail]
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+        return None
+    return [float(v) for v in values]  # type: ignore[arg-type]
+
+
+def d_dominance(
+    history: Sequence[Record], patience: int = PATIENCE, acc: float = DOMINANCE_ACC
+) -> Finding | None:
+    """D's accuracy on real vs fake (``d_acc``) at or above ``acc`` for ``patience`` intervals."""
+    accs = _last(history, patience, "d_acc")
+    if accs is None or min(accs) < acc:
+        return None
+    last = history[-1]
+    steps = history[-1]["step"] - history[-patience]["step"] + _interval(history)
+    gap = last.get("d_real", math.nan) - last.get("d_fake", math.nan)
+    return Finding(
+        "d_dominance",
+        f"D is right on {statistics.fmean(accs):.1%} of real and fake images over the last "
+        f"{steps} steps (D loss {last.get('d_loss', math.nan):.3f}, D(real) - D(fake) "
+        f"{gap:.1f})",
+    )
+
+
+def g_grad_collapse(
+    history: Sequence[Record], patience: int = PATIENCE, ratio: float = GRAD_RATIO
+) -> Finding | None:
+    """G's gradient norm below ``ratio`` of its largest 3-interval median for ``patience``
+    intervals."""
+    norms = [r.get("g_grad_norm") for r in history]
+    if len(norms) < patience + 3 or not all(isinstance(v, int | float) for v in norms):
+        return None
+    ref = max(statistics.median(norms[i : i + 3]) for i in range(len(norms) - 2))
+    tail = norms[-patience:]
+    if not (ref > 0 and math.isfinite(ref)) or max(tail) >= ratio * ref:
+        return None
+    return Finding(
+        "g_grad_collapse",
+        f"G's gradient norm is {tail[-1]:.2g}, {tail[-1] / ref:.1%} of its earlier {ref:.2g}",
+    )
+
+
+def mode_collapse(
+    history: Sequence[Record],
+    patience: int = PATIENCE,
+    ratio: float = DIVERSITY_RATIO,
+    class_share: float = CLASS_SHARE,
+    top_class: float = TOP_CLASS,
+    after: int = COLLAPSE_AFTER,
+) -> Finding | None:
+    """The fixed-latent samples' pixel diversity (``div``, relative to real images') below
+    ``ratio``, or a classifier finding few classes in them (``classes`` of ``num_classes``, or
+    one class in ``top_class`` of them), for ``patience`` intervals past step ``after``."""
+    tail = history[-patience:]
+    if len(tail) < patience or tail[0].get("step", 0) < after:
+        return None
+    divs = _last(history, patience, "div")
+    if divs is not None and max(divs) < ratio:
+        return Finding(
+            "mode_collapse",
+            f"G's samples differ {divs[-1]:.0%} as much as real images do (pixel distance "
+            "between the fixed-latent samples)",
+        )
+    classes, tops = _last(history, patience, "classes"), _last(history, patience, "top_class")
+    n = history[-1].get("num_classes")
+    if classes is None or tops is None or not isinstance(n, int):
+        return None
+    if max(classes) <= class_share * n or min(tops) >= top_class:
+        return Finding(
+            "mode_collapse",
+            f"the digits classifier finds {int(classes[-1])} of {n} classes in G's fixed-latent "
+            f"samples, the commonest in {tops[-1]:.0%} of them",
+        )
+    return None
+
+
+def oscillation(
+    history: Sequence[Record],
+    window: int = OSC_WINDOW,
+    rel: float = OSC_REL,
+    absolute: float = OSC_ABS,
+) -> Finding | None:
+    """G's interval losses swing (standard deviation above ``rel`` of their mean size and
+    above ``absolute``) with no trend over ``window`` intervals, changing direction often."""
+    values = _last(history, window, "g_loss")
+    if values is None:
+        return None
+    sd = statistics.pstdev(values)
+    size = statistics.fmean(abs(v) for v in values)
+    if sd < absolute or sd < rel * size:
+        return None
+    xs = range(window)
+    mx = (window - 1) / 2
+    slope = sum((x - mx) * (v - statistics.fmean(values)) for x, v in zip(xs, values, strict=True))
+    slope /= sum((x - mx) ** 2 for x in xs)
+    diffs = [b - a for a, b in itertools.pairwise(values)]
+    turns = sum(1 for a, b in itertools.pairwise(diffs) if a * b < 0)
+    if abs(slope) * window > sd or turns < window // 3:
+        return None
+    return Finding(
+        "oscillation",
+        f"G's loss swings by ±{sd:.2f} around {statistics.fmean(values):.2f} over the last "
+        f"{window} intervals, with no trend",
+    )
+
+
+def nonfinite(history: Sequence[Record]) -> Finding | None:
+    """The last record holds a NaN or an infinity."""
+    if not history:
+        return None
+    bad = [
+        k
+        for k, v in history[-1].items()
+        if isinstance(v, float) and not math.isfinite(v) and k != "step"
+    ]
+    if not bad:
+        return None
+    return Finding("nonfinite", f"{', '.join(sorted(bad))} became non-finite")
+
+
+DETECTORS: dict[str, Callable[[Sequence[Record]], Finding | None]] = {
+    "d_dominance": d_dominance,
+    "g_grad_collapse": g_grad_collapse,
+    "mode_collapse": mode_collapse,
+    "oscillation": oscillation,
+    "nonfinite": nonfinite,
+}
+#: records a detector needs at most (the monitor keeps this many)
+HISTORY = 256
+
+
+def diagnose(history: Sequence[Record]) -> dict[str, Finding]:
+    """Every failure mode that holds at the last record."""
+    found = {}
+    for kind, detect in DETECTORS.items():
+        finding = detect(history)
+        if finding is not None:
+            found[kind] = finding
+    return found
+
+
+def _interval(history: Sequence[Record]) -> int:
+    if len(history) >= 2:
+        return int(history[-1]["step"] - history[-2]["step"])
+    return int(history[-1]["step"]) if history else 0
+
+
+def is_interval_record(record: Record) -> bool:
+    """A record of losses (not an evaluation or a health record)."""
+    return "d_loss" in record and "g_loss" in record and record.get("kind") is None

@@ -167,9 +167,9 @@ class HealthMonitor:
                     since=collapse[0],
                 )
 
-    def nonfinite(self, step: int, names: list[str], first: int) -> None:
+    def nonfinite(self, step: int, what: str, first: int) -> None:
         """Record a divergence (the trainer raises right after)."""
-        finding = Finding("nonfinite", f"{', '.join(names)} became non-finite after step {first}")
+        finding = Finding("nonfinite", f"{what} became non-finite after step {first}")
         self._event("start", step, finding)
 
     def note(self, record: dict[str, Any]) -> None:

@@ -174,6 +174,7 @@ class AdversarialTrainer:
 
         def diverged(what: str, first: int, last: int) -> TrainingDiverged:
             where = latest_or_none(run_dir)
+            health.nonfinite(last, what, first)
             return TrainingDiverged(
                 f"{what} became non-finite between steps {first} and {last}; the last good "
                 f"checkpoint is {where or 'none (no checkpoint was written yet)'}: lower "
@@ -192,7 +193,6 @@ class AdversarialTrainer:
             values = world.reduce_mean(values)
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad:
-                health.nonfinite(step_done, bad, step_done - acc_steps)
                 raise diverged(", ".join(bad), step_done - acc_steps, step_done)
             values.update(health.measure())
             log.write({"step": step_done, **values})

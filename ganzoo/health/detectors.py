@@ -34,8 +34,9 @@ GRAD_RATIO = 0.02
 DIVERSITY_RATIO = 0.3
 #: a classifier sees at most this share of the classes, or one class in this share of samples
 CLASS_SHARE, TOP_CLASS = 0.3, 0.6
-#: no collapse verdict before this step (early samples are blobs every classifier calls "8")
-COLLAPSE_AFTER = 200
+#: no dominance or collapse verdict before this step: in a healthy run D wins for a moment at
+#: the start, and early samples are blobs that look alike and that a classifier calls "8"
+WARM_UP = 200
 #: oscillation: intervals looked at, and how large the swings of G's loss must be
 OSC_WINDOW, OSC_REL, OSC_ABS = 16, 0.5, 1.0
 
@@ -104,9 +105,15 @@ def _last(history: Sequence[Record], n: int, key: str) -> list[float] | None:
 
 
 def d_dominance(
-    history: Sequence[Record], patience: int = PATIENCE, acc: float = DOMINANCE_ACC
+    history: Sequence[Record],
+    patience: int = PATIENCE,
+    acc: float = DOMINANCE_ACC,
+    after: int = WARM_UP,
 ) -> Finding | None:
-    """D's accuracy on real vs fake (``d_acc``) at or above ``acc`` for ``patience`` intervals."""
+    """D's accuracy on real vs fake (``d_acc``) at or above ``acc`` for ``patience`` intervals
+    past step ``after``."""
+    if len(history) < patience or history[-patience].get("step", 0) < after:
+        return None
     accs = _last(history, patience, "d_acc")
     if accs is None or min(accs) < acc:
         return None
@@ -145,7 +152,7 @@ def mode_collapse(
     ratio: float = DIVERSITY_RATIO,
     class_share: float = CLASS_SHARE,
     top_class: float = TOP_CLASS,
-    after: int = COLLAPSE_AFTER,
+    after: int = WARM_UP,
 ) -> Finding | None:
     """The fixed-latent samples' pixel diversity (``div``, relative to real images') below
     ``ratio``, or a classifier finding few classes in them (``classes`` of ``num_classes``, or

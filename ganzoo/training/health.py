@@ -98,7 +98,9 @@ class HealthMonitor:
         if self.enabled and getattr(data, "name", "") == "digits":
             from ..metrics.digits_classifier import digits_extractor
 
-            self.classifier = digits_extractor(None, device=device).eval()
+            devices = [device] if device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):  # building it must not move training's
+                self.classifier = digits_extractor(None, device=device).eval()
 
     # -- per step, on the device ---------------------------------------------------------------
     def observe(self, d_real: Tensor, d_fake: Tensor) -> dict[str, Tensor]:

@@ -45,6 +45,7 @@ def rolled_back(tmp_path_factory):
 
 def test_rollback_goes_back_halves_both_learning_rates_and_finishes(rolled_back):
     out, final = rolled_back
+    assert final and all(torch.isfinite(torch.tensor(v)) for v in final.values())
     rollbacks = [r for r in health_records(out) if r["event"] == "rollback"]
     assert rollbacks, health_records(out)
     assert "halved" in rollbacks[-1]["message"]

@@ -155,3 +155,25 @@ def test_bad_augment_values_are_one_line_errors(tmp_path):
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_ada_under_torchrun_keeps_one_p_for_every_rank(tmp_path):
+    """Two CPU processes (gloo): ADA's sign statistics go through an all-reduce every
+    ada_interval steps; the run completes, p moves and is logged and checkpointed."""
+    import json
+
+    from .test_distributed import TINY_CLI, torchrun
+
+    out = tmp_path / "run"
+    done = torchrun(
+        "-m", "ganzoo", "train", "dcgan", *TINY_CLI, "--steps", "8", "--out", out,
+        "--set", "augment=ada", "--set", "ada_interval=1", "--set", "ada_kimg=0.01",
+        "--set", "log_every=2", "--checkpoint-every", "8", "--sample-every", "0",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    ps = [r["aug_p"] for r in rows if "aug_p" in r]
+    assert len(ps) == 4 and all(0.0 <= p <= 1.0 for p in ps) and max(ps) > 0
+    state = json.loads((out / "checkpoints/step-000008/trainer.json").read_text())
+    assert 0.0 <= state["augment_p"] <= 1.0

@@ -32,8 +32,8 @@ def test_d_dominance_needs_near_perfect_accuracy_for_several_intervals_after_war
     assert det.d_dominance(series(20, d_acc=lambda i: 0.99 if i % 2 else 0.85)) is None
     # D wins for a moment early in every run: not a diagnosis
     assert det.d_dominance(series(5, d_acc=1.0)) is None
-    # one perfect interval is not enough
-    assert det.d_dominance(series(20, d_acc=lambda i: 1.0 if i == 19 else 0.9)) is None
+    # a burst of a few perfect intervals is what a healthy D does now and then
+    assert det.d_dominance(series(20, d_acc=lambda i: 1.0 if i >= 15 else 0.9)) is None
 
 
 def test_g_grad_collapse_compares_with_the_norm_g_had_before():
@@ -82,7 +82,7 @@ def test_replay_gives_each_episode_its_start_and_end():
     rows = series(40, d_acc=lambda i: 1.0 if 12 <= i < 24 else 0.8)
     episodes = replay(rows)
     assert [(e.kind, e.start, e.end) for e in episodes] == [
-        ("d_dominance", rows[15]["step"], rows[24]["step"])
+        ("d_dominance", rows[19]["step"], rows[24]["step"])
     ]
     assert replay(series(40, d_acc=0.8)) == []
 

@@ -26,6 +26,9 @@ Record = Mapping[str, Any]
 
 #: intervals a condition must hold before it is a diagnosis (4 × 25 steps by default)
 PATIENCE = 4
+#: D dominance needs longer: a healthy DCGAN's D is right on ~100 % of images for bursts of up
+#: to 4 intervals (100 steps) and then G catches up (RESULTS.md, "Training health")
+DOMINANCE_PATIENCE = 8
 #: D tells real from fake this often: it has won
 DOMINANCE_ACC = 0.98
 #: G's gradient norm below this share of its largest (3-interval median) value: G is starved
@@ -106,7 +109,7 @@ def _last(history: Sequence[Record], n: int, key: str) -> list[float] | None:
 
 def d_dominance(
     history: Sequence[Record],
-    patience: int = PATIENCE,
+    patience: int = DOMINANCE_PATIENCE,
     acc: float = DOMINANCE_ACC,
     after: int = WARM_UP,
 ) -> Finding | None:

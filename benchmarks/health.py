@@ -39,7 +39,8 @@ FAILURES = {
     # name: (arch, options)
     "dominance": ("dcgan", {"lr_d": 2e-3, "lr_g": 2e-4}),
     "collapse": ("dcgan", {"latent_dim": 1, "lr_g": 2e-3, "lr_d": 2e-5}),
-    "diverge": ("dcgan", {"lr_g": 5.0, "lr_d": 5.0}),
+    # DCGAN's BatchNorm absorbs large steps: only near 1e8 do its statistics overflow quickly
+    "diverge": ("dcgan", {"lr_g": 1e8, "lr_d": 1e8}),
 }
 EXPECTED = {"dominance": "d_dominance", "collapse": "mode_collapse", "diverge": "nonfinite"}
 BUILTINS = ("dcgan", "stylegan_lite", "msggan")

@@ -171,6 +171,8 @@ class HealthMonitor:
 
     def nonfinite(self, step: int, what: str, first: int) -> None:
         """Record a divergence (the trainer raises right after)."""
+        if not self.enabled:
+            return
         finding = Finding("nonfinite", f"{what} became non-finite after step {first}")
         self._event("start", step, finding)
 

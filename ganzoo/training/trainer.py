@@ -111,7 +111,7 @@ class AdversarialTrainer:
             options.d_skip_below,
             autocast,
         )
-        cfg.augment = build_augmenter(options, dev, world.local_batch(options.batch_size))
+        cfg.augment = build_augmenter(options, dev, options.batch_size)  # p moves per global batch
         opt_g = torch.optim.Adam(
             model.generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g)
         )

@@ -115,3 +115,29 @@ def test_health_off_adds_nothing_to_the_log(tmp_path):
     train(tmp_path / "r", steps=4, health=False)
     for record in MetricsFile(tmp_path / "r" / "metrics.jsonl").read():
         assert not {"d_acc", "g_grad_norm", "div", "kind"} & set(record)
+
+
+def test_a_long_collapse_rolls_back_to_before_it_began_when_asked(tmp_path, monkeypatch):
+    """A stand-in detector that calls every interval from step 10 on a collapse: the rollback
+    machinery is what is under test here (the detectors have their own tests)."""
+    from ganzoo.health import detectors
+    from ganzoo.training.health import TrainingCollapsed
+
+    def from_step_10(history):
+        if history[-1]["step"] >= 10:
+            return detectors.Finding("mode_collapse", "every sample is the same digit")
+        return None
+
+    monkeypatch.setitem(detectors.DETECTORS, "mode_collapse", from_step_10)
+    out = tmp_path / "r"
+    with pytest.raises(TrainingCollapsed, match="gave up after 2 rollback"):
+        train(out, steps=20, checkpoint_every=4, on_collapse="rollback", collapse_patience=2,
+              rollback_tries=2)  # fmt: skip
+    rollbacks = [r for r in health_records(out) if r["event"] == "rollback"]
+    assert [r["diagnosis"] for r in rollbacks] == ["mode_collapse", "mode_collapse"]
+    assert "rolled back to step 8" in rollbacks[0]["message"]
+    assert "rolled back to step 4" in rollbacks[1]["message"]  # the same collapse again
+    kept = sorted(p.name for p in (out / "checkpoints").glob("collapsed*"))
+    assert kept, "the checkpoints written during the collapse are kept"
+    saved = json.loads((out / "config.json").read_text())["train"]
+    assert saved["lr_g"] == pytest.approx(2e-4 / 4)

@@ -23,17 +23,23 @@ def series(n: int, start: int = EVERY, **columns) -> list[dict]:
     return rows
 
 
-def test_d_dominance_needs_near_perfect_accuracy_for_several_intervals_after_warm_up():
-    won = series(20, d_acc=0.995, d_loss=0.02, d_real=6.0, d_fake=-6.0)
-    finding = det.d_dominance(won)
+def test_d_dominance_needs_near_perfect_accuracy_and_a_tiny_loss_for_several_intervals():
+    won = series(20, d_acc=0.995, d_loss=0.005, d_real=7.0, d_fake=-7.0)
+    finding = det.d_dominance(won, loss="bce")
     assert finding is not None and finding.kind == "d_dominance"
-    assert "99.5%" in finding.message
+    assert "99.5%" in finding.message and "150 steps" in finding.message
     # a healthy D is often right, but not on every batch of every interval
-    assert det.d_dominance(series(20, d_acc=lambda i: 0.99 if i % 2 else 0.85)) is None
+    assert det.d_dominance(series(20, d_acc=lambda i: 0.99 if i % 2 else 0.85), "bce") is None
+    # right on every image, but its loss is far from zero: G still learns (healthy bursts)
+    assert det.d_dominance(series(20, d_acc=1.0, d_loss=0.08), loss="bce") is None
     # D wins for a moment early in every run: not a diagnosis
-    assert det.d_dominance(series(5, d_acc=1.0)) is None
-    # a burst of a few perfect intervals is what a healthy D does now and then
-    assert det.d_dominance(series(20, d_acc=lambda i: 1.0 if i >= 15 else 0.9)) is None
+    assert det.d_dominance(series(4, d_acc=1.0, d_loss=0.001), loss="bce") is None
+    # a burst of a few intervals is not enough
+    burst = series(20, d_acc=lambda i: 1.0 if i >= 16 else 0.9, d_loss=0.001)
+    assert det.d_dominance(burst, loss="bce") is None
+    # a loss of unknown equilibrium is judged on accuracy alone, over twice the patience
+    assert det.d_dominance(series(20, d_acc=1.0, d_loss=-3.0), loss="wgan-gp") is not None
+    assert det.d_dominance(series(20, d_acc=lambda i: 1.0 if i >= 10 else 0.9), "x") is None
 
 
 def test_g_grad_collapse_compares_with_the_norm_g_had_before():
@@ -79,10 +85,10 @@ def test_nonfinite_names_what_went_bad():
 
 
 def test_replay_gives_each_episode_its_start_and_end():
-    rows = series(40, d_acc=lambda i: 1.0 if 12 <= i < 24 else 0.8)
-    episodes = replay(rows)
+    rows = series(40, d_acc=lambda i: 1.0 if 12 <= i < 24 else 0.8, d_loss=0.01)
+    episodes = replay(rows, loss="bce")
     assert [(e.kind, e.start, e.end) for e in episodes] == [
-        ("d_dominance", rows[19]["step"], rows[24]["step"])
+        ("d_dominance", rows[17]["step"], rows[24]["step"])
     ]
     assert replay(series(40, d_acc=0.8)) == []
 

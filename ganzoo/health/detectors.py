@@ -26,20 +26,25 @@ Record = Mapping[str, Any]
 
 #: intervals a condition must hold before it is a diagnosis (4 × 25 steps by default)
 PATIENCE = 4
-#: D dominance needs longer: a healthy DCGAN's D is right on ~100 % of images for bursts of up
-#: to 4 intervals (100 steps) and then G catches up (RESULTS.md, "Training health")
-DOMINANCE_PATIENCE = 8
-#: D tells real from fake this often: it has won
-DOMINANCE_ACC = 0.98
+#: D dominance: D right on this share of images, with its loss below LOSS_SHARE of the loss's
+#: value at equilibrium (D at chance), for DOMINANCE_PATIENCE intervals. A healthy DCGAN's D is
+#: right on ~100 % of images in bursts of up to 6 intervals, its BCE loss staying above 0.05
+#: (4 % of 2 ln 2); D with 10× G's learning rate held 0.002-0.01 for 8 intervals
+#: (RESULTS.md, "Training health"). A loss without a known equilibrium is judged on accuracy
+#: alone, over twice the patience.
+DOMINANCE_ACC, LOSS_SHARE, DOMINANCE_PATIENCE = 0.98, 0.02, 6
+#: D's loss when it cannot tell real from fake (logits 0; hinge and rahinge: 1 + 1)
+EQUILIBRIUM = {"bce": 2 * math.log(2), "hinge": 2.0, "rahinge": 2.0, "lsgan": 0.25}
 #: G's gradient norm below this share of its largest (3-interval median) value: G is starved
 GRAD_RATIO = 0.02
 #: pixel diversity of G's fixed samples below this share of the real images' diversity
 DIVERSITY_RATIO = 0.3
 #: a classifier sees at most this share of the classes, or one class in this share of samples
 CLASS_SHARE, TOP_CLASS = 0.3, 0.6
-#: no dominance or collapse verdict before this step: in a healthy run D wins for a moment at
-#: the start, and early samples are blobs that look alike and that a classifier calls "8"
-WARM_UP = 200
+#: no dominance verdict before this step (a healthy D wins for a moment at the start), and no
+#: collapse verdict before COLLAPSE_AFTER (early samples are blobs that look alike and that a
+#: classifier calls "8")
+WARM_UP, COLLAPSE_AFTER = 100, 200
 #: oscillation: intervals looked at, and how large the swings of G's loss must be
 OSC_WINDOW, OSC_REL, OSC_ABS = 16, 0.5, 1.0
 
@@ -109,17 +114,26 @@ def _last(history: Sequence[Record], n: int, key: str) -> list[float] | None:
 
 def d_dominance(
     history: Sequence[Record],
+    loss: str | None = None,
     patience: int = DOMINANCE_PATIENCE,
     acc: float = DOMINANCE_ACC,
     after: int = WARM_UP,
 ) -> Finding | None:
-    """D's accuracy on real vs fake (``d_acc``) at or above ``acc`` for ``patience`` intervals
-    past step ``after``."""
+    """D's accuracy on real vs fake (``d_acc``) at or above ``acc`` and, for a ``loss`` of
+    known equilibrium, D's loss below :data:`LOSS_SHARE` of it, for ``patience`` intervals
+    (twice that without a loss) past step ``after``."""
+    floor = EQUILIBRIUM.get(loss or "")
+    if floor is None:
+        patience *= 2
     if len(history) < patience or history[-patience].get("step", 0) < after:
         return None
     accs = _last(history, patience, "d_acc")
     if accs is None or min(accs) < acc:
         return None
+    if floor is not None:
+        losses = _last(history, patience, "d_loss")
+        if losses is None or max(losses) > LOSS_SHARE * floor:
+            return None
     last = history[-1]
     steps = history[-1]["step"] - history[-patience]["step"] + _interval(history)
     gap = last.get("d_real", math.nan) - last.get("d_fake", math.nan)
@@ -155,7 +169,7 @@ def mode_collapse(
     ratio: float = DIVERSITY_RATIO,
     class_share: float = CLASS_SHARE,
     top_class: float = TOP_CLASS,
-    after: int = WARM_UP,
+    after: int = COLLAPSE_AFTER,
 ) -> Finding | None:
     """The fixed-latent samples' pixel diversity (``div``, relative to real images') below
     ``ratio``, or a classifier finding few classes in them (``classes`` of ``num_classes``, or
@@ -227,7 +241,7 @@ def nonfinite(history: Sequence[Record]) -> Finding | None:
     return Finding("nonfinite", f"{', '.join(sorted(bad))} became non-finite")
 
 
-DETECTORS: dict[str, Callable[[Sequence[Record]], Finding | None]] = {
+DETECTORS: dict[str, Callable[..., Finding | None]] = {
     "d_dominance": d_dominance,
     "g_grad_collapse": g_grad_collapse,
     "mode_collapse": mode_collapse,
@@ -238,11 +252,12 @@ DETECTORS: dict[str, Callable[[Sequence[Record]], Finding | None]] = {
 HISTORY = 256
 
 
-def diagnose(history: Sequence[Record]) -> dict[str, Finding]:
-    """Every failure mode that holds at the last record."""
+def diagnose(history: Sequence[Record], loss: str | None = None) -> dict[str, Finding]:
+    """Every failure mode that holds at the last record (``loss``: the run's adversarial loss,
+    which sets what a low D loss is)."""
     found = {}
     for kind, detect in DETECTORS.items():
-        finding = detect(history)
+        finding = detect(history, loss=loss) if kind == "d_dominance" else detect(history)
         if finding is not None:
             found[kind] = finding
     return found

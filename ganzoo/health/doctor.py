@@ -72,12 +72,12 @@ def open_run(path: str | Path) -> RunDir:
     return run
 
 
-def replay(intervals: list[dict[str, Any]]) -> list[Episode]:
+def replay(intervals: list[dict[str, Any]], loss: str | None = None) -> list[Episode]:
     """The episodes the live monitor would have reported over these interval records."""
     active: dict[str, Episode] = {}
     done: list[Episode] = []
     for i, record in enumerate(intervals):
-        found = diagnose(intervals[max(0, i + 1 - HISTORY) : i + 1])
+        found = diagnose(intervals[max(0, i + 1 - HISTORY) : i + 1], loss)
         step = int(record["step"])
         for kind, finding in found.items():
             if kind not in active:
@@ -98,7 +98,7 @@ def examine(path: str | Path, plot: str | Path | None = PLOT_NAME) -> Report:
     config = run.read_config() or {}
     train = config.get("train") if isinstance(config.get("train"), dict) else {}
     intervals = [r for r in records if is_interval_record(r) and isinstance(r.get("step"), int)]
-    episodes = replay(intervals)
+    episodes = replay(intervals, train.get("loss"))
     events = [
         r
         for r in records

@@ -152,7 +152,7 @@ class HealthMonitor:
         self.history.append(record)
         del self.history[:-HISTORY]
         step = int(record["step"])
-        found = diagnose(self.history)
+        found = diagnose(self.history, self.loss)
         for kind, finding in found.items():
             if kind not in self.active:
                 self.active[kind] = (step, finding)

@@ -82,6 +82,8 @@ def test_nonfinite_names_what_went_bad():
     finding = det.nonfinite(rows)
     assert finding is not None and "div" in finding.message
     assert det.nonfinite(series(3)) is None
+    exploded = det.nonfinite(series(3, d_loss=3e17))
+    assert exploded is not None and "exploded" in exploded.message
 
 
 def test_replay_gives_each_episode_its_start_and_end():

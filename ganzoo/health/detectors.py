@@ -45,6 +45,8 @@ CLASS_SHARE, TOP_CLASS = 0.3, 0.6
 #: collapse verdict before COLLAPSE_AFTER (early samples are blobs that look alike and that a
 #: classifier calls "8")
 WARM_UP, COLLAPSE_AFTER = 100, 200
+#: a loss this large has diverged even while finite (the losses are O(1) for every built-in)
+EXPLODED = 1e6
 #: oscillation: intervals looked at, and how large the swings of G's loss must be
 OSC_WINDOW, OSC_REL, OSC_ABS = 16, 0.5, 1.0
 
@@ -96,7 +98,8 @@ DIAGNOSES: dict[str, Diagnosis] = {
     "nonfinite": Diagnosis(
         "divergence",
         "error",
-        "a loss or a weight became NaN or infinite",
+        "a loss or a weight became NaN or infinite, or the losses exploded: the step size is "
+        "too large for the networks",
     ),
 }
 
@@ -208,6 +211,8 @@ def oscillation(
     values = _last(history, window, "g_loss")
     if values is None:
         return None
+    if max(abs(v) for v in values) >= EXPLODED:
+        return None  # a divergence, diagnosed as such
     sd = statistics.pstdev(values)
     size = statistics.fmean(abs(v) for v in values)
     if sd < absolute or sd < rel * size:
@@ -227,18 +232,27 @@ def oscillation(
     )
 
 
-def nonfinite(history: Sequence[Record]) -> Finding | None:
-    """The last record holds a NaN or an infinity."""
+def nonfinite(history: Sequence[Record], exploded: float = EXPLODED) -> Finding | None:
+    """The last record holds a NaN or an infinity, or a loss of magnitude ``exploded`` or more
+    (finite, but the run is lost: DCGAN's BatchNorm keeps huge weights finite for a while)."""
     if not history:
         return None
+    last = history[-1]
     bad = [
-        k
-        for k, v in history[-1].items()
-        if isinstance(v, float) and not math.isfinite(v) and k != "step"
+        k for k, v in last.items() if isinstance(v, float) and not math.isfinite(v) and k != "step"
     ]
-    if not bad:
-        return None
-    return Finding("nonfinite", f"{', '.join(sorted(bad))} became non-finite")
+    if bad:
+        return Finding("nonfinite", f"{', '.join(sorted(bad))} became non-finite")
+    big = [
+        k
+        for k in ("d_loss", "g_loss")
+        if isinstance(last.get(k), int | float) and abs(last[k]) >= exploded
+    ]
+    if big:
+        return Finding(
+            "nonfinite", ", ".join(f"{k} is {last[k]:.2g}" for k in big) + ": the losses exploded"
+        )
+    return None
 
 
 DETECTORS: dict[str, Callable[..., Finding | None]] = {

@@ -146,7 +146,8 @@ class HealthMonitor:
     def check(self, record: dict[str, Any]) -> None:
         """Run the detectors on the interval record just written; report what started or
         ended; raise :class:`TrainingCollapsed` when a collapse has lasted too long and
-        ``on_collapse`` is rollback."""
+        ``on_collapse`` is rollback, and the trainer's divergence error when the losses
+        exploded and ``on_diverge`` is rollback."""
         if not self.enabled:
             return
         self.history.append(record)
@@ -160,6 +161,10 @@ class HealthMonitor:
         for kind in [k for k in self.active if k not in found]:
             since, finding = self.active.pop(kind)
             self._event("end", step, finding, since=since)
+        if "nonfinite" in found and self.options.on_diverge == "rollback":
+            from .trainer import TrainingDiverged  # the losses exploded: a divergence
+
+            raise TrainingDiverged(f"{found['nonfinite'].message} at step {step}")
         collapse = self.active.get("mode_collapse")
         if collapse is not None and self.options.on_collapse == "rollback":
             lasted = sum(1 for r in self.history if r["step"] >= collapse[0])

@@ -61,7 +61,7 @@ def fit_with_rollback(
                 ) from None
             tries += 1
             target = _target(run, exc.since if collapsed else None)
-            if target is not None and last is not None and target >= last:
+            if target is not None and last is not None and target <= last:
                 # diverged again before passing the last rollback's checkpoint: that one was
                 # finite but already doomed (Adam's moments, BatchNorm statistics): go further
                 target = _target(run, last - 1) if last > 0 else None

@@ -66,8 +66,8 @@ def first_steps(out: Path) -> dict[str, int]:
 
     report = examine(out, plot="health.png")
     first: dict[str, int] = {}
-    for e in report.episodes:
-        first.setdefault(e.kind, e.start)
+    for e in report.episodes:  # the step the detector said so (not when the window began)
+        first.setdefault(e.kind, e.diagnosed if e.diagnosed is not None else e.start)
     for ev in report.events:
         if ev.get("diagnosis") == "nonfinite":
             first.setdefault("nonfinite", ev["step"])

@@ -89,8 +89,10 @@ def test_nonfinite_names_what_went_bad():
 def test_replay_gives_each_episode_its_start_and_end():
     rows = series(40, d_acc=lambda i: 1.0 if 12 <= i < 24 else 0.8, d_loss=0.01)
     episodes = replay(rows, loss="bce")
-    assert [(e.kind, e.start, e.end) for e in episodes] == [
-        ("d_dominance", rows[17]["step"], rows[24]["step"])
+    # the condition held over the intervals after step rows[11] (the first perfect interval
+    # is logged at rows[12]); the detector could say so after 6 of them, at rows[17]
+    assert [(e.kind, e.start, e.diagnosed, e.end) for e in episodes] == [
+        ("d_dominance", rows[11]["step"], rows[17]["step"], rows[24]["step"])
     ]
     assert replay(series(40, d_acc=0.8)) == []
 

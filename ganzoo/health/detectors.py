@@ -57,6 +57,7 @@ class Finding:
 
     kind: str  #: a key of :data:`DIAGNOSES`
     message: str  #: the evidence, one line
+    since: int | None = None  #: the step from which the condition has held (the window's start)
 
     @property
     def severity(self) -> str:
@@ -145,6 +146,7 @@ def d_dominance(
         f"D is right on {statistics.fmean(accs):.1%} of real and fake images over the last "
         f"{steps} steps (D loss {last.get('d_loss', math.nan):.3f}, D(real) - D(fake) "
         f"{gap:.1f})",
+        _since(history, patience),
     )
 
 
@@ -163,6 +165,7 @@ def g_grad_collapse(
     return Finding(
         "g_grad_collapse",
         f"G's gradient norm is {tail[-1]:.2g}, {tail[-1] / ref:.1%} of its earlier {ref:.2g}",
+        _since(history, patience),
     )
 
 
@@ -186,6 +189,7 @@ def mode_collapse(
             "mode_collapse",
             f"G's samples differ {divs[-1]:.0%} as much as real images do (pixel distance "
             "between the fixed-latent samples)",
+            _since(history, patience),
         )
     classes, tops = _last(history, patience, "classes"), _last(history, patience, "top_class")
     n = history[-1].get("num_classes")
@@ -196,6 +200,7 @@ def mode_collapse(
             "mode_collapse",
             f"the digits classifier finds {int(classes[-1])} of {n} classes in G's fixed-latent "
             f"samples, the commonest in {tops[-1]:.0%} of them",
+            _since(history, patience),
         )
     return None
 
@@ -229,6 +234,7 @@ def oscillation(
         "oscillation",
         f"G's loss swings by ±{sd:.2f} around {statistics.fmean(values):.2f} over the last "
         f"{window} intervals, with no trend",
+        _since(history, window),
     )
 
 
@@ -275,6 +281,12 @@ def diagnose(history: Sequence[Record], loss: str | None = None) -> dict[str, Fi
         if finding is not None:
             found[kind] = finding
     return found
+
+
+def _since(history: Sequence[Record], n: int) -> int:
+    """The step of the first of the last ``n`` records: when the window began."""
+    first = history[-n]["step"] - _interval(history)
+    return int(max(first, 0))
 
 
 def _interval(history: Sequence[Record]) -> int:

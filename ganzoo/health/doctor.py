@@ -27,9 +27,10 @@ class Episode:
     """One diagnosis over the steps it held (``end`` None: still holding at the last record)."""
 
     kind: str
-    start: int
+    start: int  #: the step from which the condition held
     end: int | None
     message: str
+    diagnosed: int | None = None  #: the step at which the detector could say so
     title: str = ""
     severity: str = ""
     explanation: str = ""
@@ -81,7 +82,8 @@ def replay(intervals: list[dict[str, Any]], loss: str | None = None) -> list[Epi
         step = int(record["step"])
         for kind, finding in found.items():
             if kind not in active:
-                active[kind] = Episode(kind, step, None, finding.message)
+                start = finding.since if finding.since is not None else step
+                active[kind] = Episode(kind, start, None, finding.message, diagnosed=step)
         for kind in [k for k in active if k not in found]:
             episode = active.pop(kind)
             episode.end = step
@@ -146,6 +148,8 @@ def format_report(report: Report, train: dict[str, Any] | None = None) -> str:
                 lines.append(f"    try: {tip}")
     for e in report.episodes:
         span = f"steps {e.start}-{e.end}" if e.end is not None else f"from step {e.start} on"
+        if e.diagnosed is not None and e.diagnosed != e.start:
+            span += f" (diagnosed at {e.diagnosed})"
         lines.append(f"{span}: {e.title} ({e.severity}): {e.message}")
         lines.append(f"    why: {e.explanation}")
         for tip in e.remedies:

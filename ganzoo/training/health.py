@@ -196,6 +196,8 @@ class HealthMonitor:
             "severity": finding.severity,
             "message": finding.message,
         }
+        if since is None:
+            since = finding.since
         if since is not None:
             record["since"] = since
         self.write(record)

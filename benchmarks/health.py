@@ -162,6 +162,7 @@ def part_augment(args: argparse.Namespace, work: Path) -> None:
             import shutil
 
             shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
             start = time.perf_counter()
             AdversarialTrainer().fit(model, small, options, out)
             wall = time.perf_counter() - start

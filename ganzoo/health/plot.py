@@ -66,7 +66,7 @@ def plot_health(
                 label=label if i == 0 else None,
             )
     for ev in events:
-        word = "rollback" if ev.get("event") == "rollback" else "divergence"
+        word = "rollback" if ev.get("event") == "rollback" else "non-finite: run stopped"
         style = "--" if word == "rollback" else "-"
         for i, ax in enumerate(axes):
             ax.axvline(

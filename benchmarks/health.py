@@ -188,6 +188,15 @@ def fmt_p(p: float | None) -> str:
     return "-" if p is None else f"{p:.2f}"
 
 
+def replayed(results: dict[str, Any], work: Path, prefix: str) -> dict[str, Any]:
+    """The results with each run's diagnoses replayed by today's detectors (from its log)."""
+    for name, r in results.items():
+        out = Path(r.get("run") or work / f"{prefix}{name}")
+        if (out / "metrics.jsonl").is_file():
+            r["first"] = first_steps(out)
+    return results
+
+
 def part_report(args: argparse.Namespace, work: Path) -> list[str]:
     lines = [
         "## Training health (benchmarks/health.py)",
@@ -198,7 +207,7 @@ def part_report(args: argparse.Namespace, work: Path) -> list[str]:
     ]
     fpath = work / "failures.json"
     if fpath.is_file():
-        res = json.loads(fpath.read_text())
+        res = replayed(json.loads(fpath.read_text()), work, "fail-")
         lines += [
             "Runs built to fail (DCGAN on digits, `python benchmarks/health.py --part "
             "failures`): the step each diagnosis first appeared.",
@@ -211,7 +220,7 @@ def part_report(args: argparse.Namespace, work: Path) -> list[str]:
             want = EXPECTED[name]
             others = ", ".join(f"{k} @ {v}" for k, v in r["first"].items() if k != want) or "-"
             end = r["error"].split(":")[0] if r["error"] else f"{r['steps']} steps"
-            opts = " ".join(f"{k}={v}" for k, v in r["options"].items())
+            opts = " ".join(f"{k}={v:g}" for k, v in r["options"].items())
             lines.append(
                 f"| {name} | `{opts}` | {want} | {r['first'].get(want, 'never')} | "
                 f"{others} | {end} | {r['load'][0]:.1f} |"
@@ -219,7 +228,7 @@ def part_report(args: argparse.Namespace, work: Path) -> list[str]:
         lines.append("")
     hpath = work / "healthy.json"
     if hpath.is_file():
-        res = json.loads(hpath.read_text())
+        res = replayed(json.loads(hpath.read_text()), work, "healthy-")
         lines += [
             "Default recipes (`--part healthy`), seed 0: diagnoses raised (none wanted).",
             "",

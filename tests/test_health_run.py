@@ -143,3 +143,21 @@ def test_a_long_collapse_rolls_back_to_before_it_began_when_asked(tmp_path, monk
     assert kept, "the checkpoints written during the collapse are kept"
     saved = json.loads((out / "config.json").read_text())["train"]
     assert saved["lr_g"] == pytest.approx(2e-4 / 4)
+
+
+def test_a_resumed_run_continues_an_ongoing_diagnosis_without_reporting_it_again(
+    tmp_path, monkeypatch
+):
+    from ganzoo.health import detectors
+
+    def from_step_10(history):
+        if history[-1]["step"] >= 10:
+            return detectors.Finding("mode_collapse", "every sample is the same digit")
+        return None
+
+    monkeypatch.setitem(detectors.DETECTORS, "mode_collapse", from_step_10)
+    out = tmp_path / "r"
+    train(out, steps=16, checkpoint_every=8)
+    run.execute(run.plan_resume(out, {"steps": 24}))
+    starts = [r["step"] for r in health_records(out) if r["event"] == "start"]
+    assert starts == [10]

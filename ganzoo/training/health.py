@@ -102,6 +102,20 @@ class HealthMonitor:
             with torch.random.fork_rng(devices=devices):  # building it must not move training's
                 self.classifier = digits_extractor(None, device=device).eval()
 
+    def preload(self, records: list[dict[str, Any]]) -> None:
+        """On resume: the interval records logged before, so windows stay whole and an episode
+        still going on is not reported as new (one process only: under torchrun every rank
+        must decide alike, and only rank 0 is sure to see the log)."""
+        if not self.enabled:
+            return
+        from ..health.detectors import is_interval_record
+
+        self.history = [r for r in records if is_interval_record(r)][-HISTORY:]
+        if self.history:
+            step = int(self.history[-1]["step"])
+            for kind, finding in diagnose(self.history, self.loss).items():
+                self.active[kind] = (step, finding)
+
     # -- per step, on the device ---------------------------------------------------------------
     def observe(self, d_real: Tensor, d_fake: Tensor) -> dict[str, Tensor]:
         """The training step's hook (``StepConfig.observe``): D's accuracy this step."""

@@ -166,6 +166,8 @@ class AdversarialTrainer:
             run_dir,
         )
         cfg.observe = health.observe if health.enabled else None
+        if resume and not world.distributed:
+            health.preload(RunDir(run_dir).metrics.read())
         for note in getattr(self, "health_notes", ()):  # what a rollback did before this fit
             health.note(note)
         acc: dict[str, torch.Tensor] = {}

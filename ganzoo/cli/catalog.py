@@ -236,6 +236,7 @@ _KINDS = {
     "trainers": "trainers",
     "features": "feature extractors",
     "commands": "commands",
+    "loggers": "loggers",
 }
 
 

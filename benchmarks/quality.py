@@ -137,8 +137,8 @@ def benchmark(
         print(f"{name}: {wall:.0f} s used, resuming to {steps} steps", file=sys.stderr)
         piece = timed(run.plan_resume(out, {"steps": steps}))
         wall += piece
-        if args.resume_fraction < 1:
-            rate = piece / more
+        # the latest piece's speed with --resume-fraction below 1, else the whole run's (as before)
+        rate = piece / more if args.resume_fraction < 1 else wall / steps
     model = ganzoo.from_pretrained(out).to(evaluator.device)
     scores = evaluator.score_model(model)
     grid = Path(args.grids) / f"{name}.png"

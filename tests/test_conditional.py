@@ -278,3 +278,29 @@ def test_eval_every_and_dataset_label_frequencies_work_for_a_conditional_run(tmp
     scored = [r for r in rows if "eval_class_accuracy" in r]
     assert scored and 0.0 <= scored[-1]["eval_class_accuracy"] <= 1.0
     assert "eval_class_fd_mean" in scored[-1]
+
+
+def test_info_shows_the_classes_of_runs_and_saved_folders(tmp_path, tiny_dcgan):
+    model = ganzoo.create_model(
+        "dcgan", conditional=True, num_classes=2, class_names=("cat", "dog"), **TINY_COND
+    )
+    model.save_pretrained(tmp_path / "m")
+    result = ganzoo_cli("info", tmp_path / "m")
+    ok(result)
+    assert "model folder" in result.output and "model:    dcgan" in result.output
+    assert "class-conditional, 2 classes: 0 = cat, 1 = dog" in result.output
+    data = json.loads(ganzoo_cli("info", tmp_path / "m", "--json").output)
+    assert data["conditional"] is True and data["class_names"] == ["cat", "dog"]
+
+    ok(conditional_run(tmp_path / "r", 2))
+    result = ganzoo_cli("info", tmp_path / "r")
+    ok(result)
+    assert "a ganzoo run" in result.output and "step 2 of 2" in result.output
+    assert "class-conditional, 10 classes: 0, 1, 2" in result.output
+    checkpoint = latest_checkpoint(tmp_path / "r")
+    assert "10 classes" in ganzoo_cli("info", checkpoint).output
+
+    tiny_dcgan.save_pretrained(tmp_path / "u")
+    assert "unconditional" in ganzoo_cli("info", tmp_path / "u").output
+    (tmp_path / "empty").mkdir()
+    one_line_error(ganzoo_cli("info", tmp_path / "empty"), "not a ganzoo run")

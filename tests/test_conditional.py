@@ -304,3 +304,42 @@ def test_info_shows_the_classes_of_runs_and_saved_folders(tmp_path, tiny_dcgan):
     assert "unconditional" in ganzoo_cli("info", tmp_path / "u").output
     (tmp_path / "empty").mkdir()
     one_line_error(ganzoo_cli("info", tmp_path / "empty"), "not a ganzoo run")
+
+
+def halves_parquet(path, n: int = 256):
+    """:func:`halves` as a parquet file of PNGs with a ClassLabel column ("left", "right")."""
+    import datasets
+
+    data = halves(n)
+    pixels = ((data.images[:, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    features = datasets.Features(
+        {"image": datasets.Image(), "side": datasets.ClassLabel(names=["left", "right"])}
+    )
+    images = [Image.fromarray(p, mode="L") for p in pixels]
+    ds = datasets.Dataset.from_dict(
+        {"image": images, "side": data.labels.tolist()}, features=features
+    )
+    ds.to_parquet(str(path))
+    return path
+
+
+@pytest.mark.slow  # 150 streamed steps: about 30 s on two quiet cores
+def test_a_streamed_labelled_dataset_trains_a_conditional_model(tmp_path, data_caches):
+    source = halves_parquet(tmp_path / "halves.parquet")
+    out = tmp_path / "run"
+    stream = ["--set", "data_streaming=true", "--set", "conditional=true"]
+    args = ["train", "dcgan", "--data", source, "--out", out, "--steps", 150, "--quiet"]
+    args += ["--batch-size", 32, "--lr-g", 1e-3, "--lr-d", 1e-3, "--seed", 0, *stream]
+    args += [f"--set={k}={v}" for k, v in TINY_COND.items()]
+    ok(ganzoo_cli(*args))
+    assert not data_caches.exists()  # streamed: nothing prepared
+    model = ganzoo.from_pretrained(out)
+    assert model.class_names == ["left", "right"]
+    for c in (0, 1):  # the labels came with the streamed batches: each class is drawn
+        accuracy = (bright_side(model.sample(64, labels=c)) == c).float().mean().item()
+        assert accuracy >= 0.9, (c, accuracy)
+    # a stream's class frequencies are not known up front
+    tiny = [f"--set={k}={v}" for k, v in TINY_COND.items()]
+    again = ["--steps", 1, *stream, "--set", "label_dist=dataset", *tiny]
+    result = ganzoo_cli(*args[:5], tmp_path / "r2", *again)
+    one_line_error(result, "label_dist=dataset", "stream")

@@ -34,7 +34,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .distributed import World
-from .ema import update_ema
+from .ema import refresh_ema_statistics, update_ema
 from .options import TrainOptions
 from .step import StepConfig, train_step
 
@@ -244,6 +244,7 @@ class AdversarialTrainer:
                     acc[k] = acc[k] + v if k in acc else v.clone()
                 acc_steps += 1
                 done = step + 1
+                refresh_ema_statistics(model, options, done, stop.requested)
                 if done % options.log_every == 0:
                     final = flush(done) or final
                 if options.sample_every and done % options.sample_every == 0:

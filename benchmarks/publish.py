@@ -196,8 +196,29 @@ def export(
         metrics={k: v for k, v in metrics.items() if k in CARD_METRICS},
         repo_id=repo_id,
     )
+    own_batchnorm_statistics(out, metrics, repo_id)
     add_card_note(out, name)
     return out
+
+
+def own_batchnorm_statistics(folder: Path, metrics: dict[str, Any], repo_id: str | None) -> None:
+    """Give an exported EMA generator with BatchNorm (DCGAN) its own statistics, as the trainer
+    does at every checkpoint (ganzoo.training.ema.recompute_batchnorm: a function of the
+    weights alone, so a run written before the trainer did it exports the same bytes)."""
+    import ganzoo
+    from ganzoo.hub import save_pretrained
+    from ganzoo.training.ema import recompute_batchnorm
+
+    model = ganzoo.from_pretrained(folder)
+    if model.generator_ema is None or not recompute_batchnorm(model, model.generator_ema):
+        return
+    save_pretrained(
+        model,
+        folder,
+        include_discriminator=False,
+        metrics={k: v for k, v in metrics.items() if k in CARD_METRICS},
+        repo_id=repo_id,
+    )
 
 
 def add_card_note(out: Path, name: str) -> None:

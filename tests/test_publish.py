@@ -83,6 +83,12 @@ def test_publish_pushes_and_the_catalogue_row_loads_from_the_hub(
     monkeypatch.setenv("GANZOO_CATALOG", str(registry / "catalog.toml"))
     local = ganzoo.from_pretrained(NAME)
     assert "shipped" in local.pretrained_from
+    if local.generator_ema is not None:  # shipped with the EMA's own BatchNorm statistics
+        from ganzoo.training.ema import recompute_batchnorm
+
+        stats = {k: v.clone() for k, v in local.generator_ema.state_dict().items()}
+        recompute_batchnorm(local, local.generator_ema)
+        assert all(torch.equal(stats[k], v) for k, v in local.generator_ema.state_dict().items())
     info = CliRunner().invoke(cli, ["info", NAME])
     assert "shipped with ganzoo" in info.output and f"{REPO}@{commit}" in info.output
     for p in sorted(shipped.iterdir()):

@@ -343,3 +343,34 @@ def test_a_streamed_labelled_dataset_trains_a_conditional_model(tmp_path, data_c
     again = ["--steps", 1, *stream, "--set", "label_dist=dataset", *tiny]
     result = ganzoo_cli(*args[:5], tmp_path / "r2", *again)
     one_line_error(result, "label_dist=dataset", "stream")
+
+
+def test_stylegan_views_draw_the_class_asked_for(tmp_path):
+    from ganzoo_stylegan_lite.sampling import interpolate_w, mixing_grid
+
+    torch.manual_seed(0)
+    small = dict(image_size=16, latent_dim=16, w_dim=16, g_channel_base=64, d_channel_base=64)
+    model = ganzoo.create_model("stylegan_lite", conditional=True, num_classes=3, **small)
+    net = model.sampling_generator()
+    # every source of a mixing grid asked for class 2 is what G draws for class 2
+    grid = mixing_grid(model, 2, 2, seed=0, labels=2)
+    rng = torch.Generator().manual_seed(0)
+    z_rows = torch.randn(2, 16, generator=rng)
+    with torch.no_grad():
+        rows = net.synthesis(net.broadcast(net.mapping(z_rows, torch.full((2,), 2))))
+    assert torch.allclose(grid[3], rows[0].clamp(-1, 1), atol=1e-5)  # row 0's source
+    assert not torch.allclose(grid, mixing_grid(model, 2, 2, seed=0, labels=1))
+    walk = interpolate_w(model, 3, 2, seed=0)  # row r walks within class r
+    assert walk.shape[0] == 6 and not torch.allclose(walk, interpolate_w(model, 3, 2, labels=0))
+
+    model.save_pretrained(tmp_path / "m")
+    for view in (["--mix"], ["--view", "walk"]):
+        ok(ganzoo_cli("sample", tmp_path / "m", *view, "--class", "1", "-o", tmp_path / "v.png"))
+    result = ganzoo_cli(
+        "sample", tmp_path / "m", "--mix", "--class", "0-2", "-o", tmp_path / "x.png"
+    )
+    assert result.exit_code == 2 and "one --class" in result.output
+    one_line_error(
+        ganzoo_cli("sample", tmp_path / "m", "--mix", "--class", "5", "-o", tmp_path / "y.png"),
+        "valid classes: 0-2",
+    )

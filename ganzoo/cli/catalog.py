@@ -52,6 +52,8 @@ def _pretrained_cells(row: dict) -> list[str]:
     where = "shipped" if row["shipped"] else row["repo_id"]
     if row["shipped"] and row["repo_id"]:
         where += f" (also {row['repo_id']})"
+    if row["conditional"] and "class_accuracy" in m:  # draws the class asked for this often
+        where += f", class accuracy {m['class_accuracy']:.3f}"
     return [
         row["name"],
         row["arch"],

@@ -22,8 +22,9 @@ from .cli_checks import one_line_error
 
 #: every unconditional built-in GAN has weights on digits
 PUBLISHED = ["dcgan.digits32", "msggan.digits32", "stylegan_lite.digits32"]
-#: and the class-conditional forms of DCGAN and StyleGAN-lite
-CONDITIONAL = ["dcgan.digits32-cond", "stylegan_lite.digits32-cond"]
+#: and the class-conditional DCGAN (conditional StyleGAN-lite is not published: it draws the
+#: right class but nearly the same image for every latent, see RESULTS.md)
+CONDITIONAL = ["dcgan.digits32-cond"]
 SHIPPED = PUBLISHED + CONDITIONAL
 #: how far a fresh evaluation may land from the catalogue's FD: the protocol is seeded, so only
 #: floating-point differences between machines and torch builds move it
@@ -197,5 +198,5 @@ def test_conditional_entries_draw_the_class_asked_for_offline(tmp_path, monkeypa
     rows = listing.output.splitlines()[1:]
     assert [r.split()[0] for r in rows] == CONDITIONAL
     assert all(r.split()[4] == "yes" for r in rows)  # the COND column
-    info = CliRunner().invoke(cli, ["info", "stylegan_lite.digits32-cond"])
+    info = CliRunner().invoke(cli, ["info", "dcgan.digits32-cond"])
     assert "class-conditional, 10 classes: 0, 1, 2" in info.output

@@ -56,6 +56,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "dcgan.digits32-cond": {
         "arch": "dcgan",
+        # FD EMA / raw G: 2,000: 47.0 / 26.1; 3,000: 24.8 / 21.6; 3,500: 20.9 / 20.0; 4,000:
+        # 19.0 / 21.1, class accuracy 0.99-1.0 from 2,000 on (RESULTS.md)
         "steps": 4000,
         "seed": 0,
         # class embedding joined to z, projection D; the EMA as for dcgan.digits32

@@ -194,9 +194,12 @@ def test_conditional_entries_draw_the_class_asked_for_offline(tmp_path, monkeypa
         cli, ["sample", "dcgan.digits32-cond", "--class", "10", "-o", str(out)]
     )
     one_line_error(bad, "valid classes: 0-9")
+    listing = CliRunner().invoke(cli, ["list", "--pretrained", "*cond", "--json"])
+    rows = json.loads(listing.output)
+    assert [r["name"] for r in rows] == CONDITIONAL and all(r["conditional"] for r in rows)
     listing = CliRunner().invoke(cli, ["list", "--pretrained", "*cond"])
-    rows = listing.output.splitlines()[1:]
-    assert [r.split()[0] for r in rows] == CONDITIONAL
-    assert all(r.split()[4] == "yes" for r in rows)  # the COND column
+    for name in CONDITIONAL:  # the COND column (the notes column may wrap onto more lines)
+        row = next(ln for ln in listing.output.splitlines() if ln.startswith(name + " "))
+        assert row.split()[4] == "yes", row
     info = CliRunner().invoke(cli, ["info", "dcgan.digits32-cond"])
     assert "class-conditional, 10 classes: 0, 1, 2" in info.output

@@ -1,5 +1,5 @@
-"""The core's own registrations: losses, datasets, the adversarial trainer, feature extractors
-and the CLI's commands.
+"""The core's own registrations: losses, datasets, the adversarial trainer, feature extractors,
+the CLI's commands and the trackers (loggers).
 
 The core registers these through the same hooks and the same :class:`~ganzoo.Registrar` as any
 plugin (it appears as ``ganzoo`` in ``ganzoo plugins --all``), naming each object by
@@ -83,3 +83,22 @@ def ganzoo_register_commands(registrar: Registrar) -> None:
 
     for name, target in COMMANDS.items():
         registrar.add_command(name, target)
+
+
+#: trackers for ``ganzoo train --log NAME``; ``json`` (metrics.jsonl) is always on
+LOGGERS = {
+    "json": (
+        "ganzoo.tracking.jsonlog:JsonLogger",
+        "metrics.jsonl in the run directory (always on)",
+    ),
+    "tensorboard": (
+        "ganzoo.tracking.tensorboard:TensorBoardLogger",
+        "TensorBoard event files in the run directory (pip install tensorboard)",
+    ),
+}
+
+
+@hookimpl
+def ganzoo_register_loggers(registrar: Registrar) -> None:
+    for name, (target, summary) in LOGGERS.items():
+        registrar.add_logger(name, target, summary)

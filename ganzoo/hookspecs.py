@@ -15,9 +15,9 @@ and a plugin with several implementations of one hook can order them with ``tryf
 Order: when ganzoo first needs its registry it loads the core, then ganzoo's own plugins, then
 every other installed plugin (by entry-point name), one at a time: each is imported and its
 ``ganzoo_register_models``, ``ganzoo_register_losses``, ``ganzoo_register_datasets``,
-``ganzoo_register_trainers``, ``ganzoo_register_features`` and ``ganzoo_register_commands`` are
-called, in that order, before the next plugin is imported. A plugin whose hook raises is
-recorded and withdrawn while the others still load.
+``ganzoo_register_trainers``, ``ganzoo_register_features``, ``ganzoo_register_commands`` and
+``ganzoo_register_loggers`` are called, in that order, before the next plugin is imported. A
+plugin whose hook raises is recorded and withdrawn while the others still load.
 
 Deprecated: the ``register`` argument (a bare callable) of the registration hooks and the
 ``cli`` argument (the root click group) of ``ganzoo_register_commands`` still work in plugin
@@ -106,4 +106,19 @@ def ganzoo_register_commands(registrar: Registrar, cli: Any) -> None:
     imported only when the CLI looks the command up, so ``ganzoo --help`` stays fast. Import
     heavy modules (torch) inside the command function. The core's commands (``train``,
     ``sample``, ...) are registered the same way, and keep their names.
+    """
+
+
+@hookspec
+def ganzoo_register_loggers(registrar: Registrar) -> None:
+    """Register trackers (plugin API 1.2): ``registrar.add_logger(name, factory, summary)``.
+
+    ``factory(context)`` (a :class:`ganzoo.tracking.RunContext`: the run directory and the step
+    a resumed run continues from) returns a :class:`ganzoo.tracking.Logger`. It receives every
+    record written to ``metrics.jsonl`` (losses, evaluation scores, health records, any kind a
+    later version adds: it must not rely on knowing them), each sample grid and the run's
+    config. Users choose it with ``ganzoo train --log NAME``; ``json`` (``metrics.jsonl``) and
+    ``tensorboard`` are ganzoo's own. Name the factory by ``"module:attribute"`` so that
+    registering imports nothing heavy; give it a ``check()`` that raises a one-line
+    :class:`ganzoo.GanzooError` when its package is missing.
     """

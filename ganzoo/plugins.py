@@ -31,7 +31,7 @@ from .registry import Registrar, Registry
 ENTRY_POINT_GROUP = "ganzoo"
 #: The plugin API this ganzoo offers. A plugin may declare ``GANZOO_API = ">=1,<2"`` (a PEP 440
 #: specifier) in its module; a plugin whose range excludes this version is not loaded.
-PLUGIN_API_VERSION = "1.0"
+PLUGIN_API_VERSION = "1.2"
 #: The core registers its own losses, datasets, trainers and commands as a plugin of this name.
 CORE_PLUGIN = "ganzoo"
 #: The distribution of ganzoo's own (built-in) plugins; they win every name clash.
@@ -45,6 +45,7 @@ REGISTER_HOOKS = (
     "ganzoo_register_trainers",
     "ganzoo_register_features",
     "ganzoo_register_commands",
+    "ganzoo_register_loggers",
 )
 
 
@@ -189,6 +190,8 @@ class PluginHost:
                 caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
                 if hook == "ganzoo_register_commands":
                     call_commands_hook(caller, registrar)
+                elif hook not in LEGACY_HOOKS:  # hooks born with the registrar
+                    caller(registrar=registrar)
                 else:
                     caller(registrar=registrar, register=legacy_register(hook, registrar))
         except Exception as exc:
@@ -200,6 +203,17 @@ class PluginHost:
                 else f"{hook} raised {type(exc).__name__}: {exc}"
             )
             self.fail(info, reason)
+
+
+#: hooks older than the registrar, whose implementations may still take ``register``
+LEGACY_HOOKS = (
+    "ganzoo_register_models",
+    "ganzoo_register_losses",
+    "ganzoo_register_datasets",
+    "ganzoo_register_trainers",
+    "ganzoo_register_features",
+    "ganzoo_register_commands",
+)
 
 
 def legacy_register(hook: str, registrar: Registrar) -> Any:

@@ -1,7 +1,7 @@
 """The registry: what plugins registered, read-only to everyone but the :class:`Registrar`.
 
 A :class:`Table` holds named things of one sort (models, losses, datasets, trainers, feature
-extractors, commands) with the plugin that registered each. Plugins write only through the
+extractors, commands, loggers) with the plugin that registered each. Plugins write only through the
 :class:`Registrar` their hooks receive, which validates every item as it arrives, refuses
 duplicates naming both plugins, and lets ganzoo's own (built-in) plugins keep their names. The
 process-wide :class:`Registry` is filled by :mod:`ganzoo.plugins` the first time it is needed.
@@ -157,6 +157,7 @@ class Registry:
         self.trainers: Table[Any] = Table("trainer")
         self.features: Table[Any] = Table("feature extractor")
         self.commands: Table[Any] = Table("command")
+        self.loggers: Table[Any] = Table("logger")
 
     def tables(self) -> dict[str, Table[Any]]:
         """The tables by attribute name, in the order ``ganzoo plugins --all`` shows them."""
@@ -167,6 +168,7 @@ class Registry:
             "trainers": self.trainers,
             "features": self.features,
             "commands": self.commands,
+            "loggers": self.loggers,
         }
 
     def spec(self, name: str) -> ModelSpec:
@@ -265,6 +267,18 @@ class Registrar:
                 f"'package.module:attribute', got {command!r}"
             )
         self._add(self._registry.commands, name, command, summary)
+
+    def add_logger(self, name: str, factory: Any, summary: str = "") -> None:
+        """Register a tracker for ``ganzoo train --log NAME`` (plugin API 1.2):
+        ``factory(context: ganzoo.tracking.RunContext)`` returns a
+        :class:`ganzoo.tracking.Logger`, which receives every record of ``metrics.jsonl``, each
+        sample grid and the run's config. ``factory`` may be a ``"module:attribute"`` string."""
+        if not (is_lazy_reference(factory) or callable(factory)):
+            raise RegistrationError(
+                f"plugin {self._plugin!r}: logger {name!r} must be a callable factory or "
+                f"'package.module:attribute', got {factory!r}"
+            )
+        self._add(self._registry.loggers, name, factory, summary)
 
     def _add(self, table: Table[Any], name: str, value: Any, summary: str) -> None:
         who = f"plugin {self._plugin!r}"

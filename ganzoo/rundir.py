@@ -8,6 +8,7 @@ A training run leaves::
     RUN/metrics.jsonl               one JSON object per logged step
     RUN/samples/step-XXXXXX.png     sample grids
     RUN/loss.png                    the loss plot
+    RUN/events.out.tfevents.*       TensorBoard event files (``ganzoo train --log tensorboard``)
     RUN/.lock, RUN/.lock-owner      held by the one process training the run
 
 Everything else asks :class:`RunDir`: the trainer, the checkpoint writer, ``ganzoo sample`` /
@@ -41,6 +42,9 @@ LATEST = "latest"
 METRICS = "metrics.jsonl"
 SAMPLES = "samples"
 LOSS_PLOT = "loss.png"
+#: TensorBoard event files lie in the run folder itself, so ``tensorboard --logdir runs`` names
+#: each run after its folder
+EVENTS_GLOB = "events.out.tfevents.*"
 LOCK = ".lock"
 LOCK_OWNER = ".lock-owner"
 #: a checkpoint being written (``.tmp-step-XXXXXX-PID``), one being replaced (``.old-...``) and
@@ -102,6 +106,14 @@ class RunDir:
     @property
     def loss_plot_path(self) -> Path:
         return self.path / LOSS_PLOT
+
+    @property
+    def tensorboard_path(self) -> Path:
+        """The folder TensorBoard's event files are written to (the run folder)."""
+        return self.path
+
+    def event_files(self) -> list[Path]:
+        return sorted(self.tensorboard_path.glob(EVENTS_GLOB))
 
     @property
     def metrics(self) -> MetricsFile:
@@ -288,6 +300,8 @@ class RunDir:
                 shutil.rmtree(target)
             else:
                 target.unlink(missing_ok=True)
+        for events in self.event_files():
+            events.unlink(missing_ok=True)
 
     def remove_if_unused(self) -> None:
         """Delete the folder when it holds nothing but (released) lock files."""

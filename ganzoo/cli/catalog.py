@@ -259,6 +259,7 @@ _KINDS = {
     "trainers": "trainers",
     "features": "feature extractors",
     "commands": "commands",
+    "loggers": "loggers",
 }
 
 

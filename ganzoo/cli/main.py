@@ -22,6 +22,7 @@ COMMANDS = {
     "train": "ganzoo.cli.train:train_cmd",
     "data": "ganzoo.cli.data:data_group",
     "eval": "ganzoo.cli.eval:eval_cmd",
+    "gallery": "ganzoo.cli.gallery:gallery_cmd",
     "sample": "ganzoo.cli.sample:sample_cmd",
     "push": "ganzoo.cli.hub:push_cmd",
     "export": "ganzoo.cli.hub:export_cmd",

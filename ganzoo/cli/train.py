@@ -69,6 +69,15 @@ class RegisteredNamesOption(click.Option):
     help="Evaluate (Fréchet distance, KID, coverage) every N steps into metrics.jsonl.",
 )
 @click.option(
+    "--log",
+    "log",
+    multiple=True,
+    cls=RegisteredNamesOption,
+    table="loggers",
+    template="Also log to these trackers ({names}); repeatable or a comma list. metrics.jsonl "
+    "(json) is always written.",
+)
+@click.option(
     "--resume",
     type=click.Path(file_okay=False),
     help="Continue the run in this directory from its latest checkpoint.",
@@ -96,6 +105,7 @@ def train_cmd(
     sample_every,
     checkpoint_every,
     eval_every,
+    log,
     resume,
     overwrite,
     quiet,
@@ -124,6 +134,10 @@ def train_cmd(
     }
     if quiet:
         flags["progress"] = False
+    if log:
+        from ..tracking import parse_logger_names
+
+        flags["loggers"] = parse_logger_names(log)
     layers = [load_toml(config_file)] if config_file else []
     layers += [parse_assignments(sets), {k: v for k, v in flags.items() if v is not None}]
     world = World.from_env()  # a torchrun rank, or a single process

@@ -44,6 +44,9 @@ class TrainOptions:
     checkpoint_every: int = param(500, "write a checkpoint every N steps (0 = only at end)")
     keep_checkpoints: int = param(0, "keep only the newest N checkpoints (0 = keep all)")
     log_every: int = param(25, "read losses back to the host every N steps")
+    loggers: tuple[str, ...] = param(
+        (), "trackers besides metrics.jsonl (ganzoo train --log): tensorboard, or a plugin's"
+    )
     seed: int = param(0, "seed of weights, latents and batches")
     device: str = param("auto", "cpu, cuda, cuda:N or auto (CUDA when available)")
     amp: bool = param(True, "bf16 autocast on CUDA (ignored on CPU)")

@@ -28,6 +28,7 @@ from ..config import apply_overrides, check_value, config_to_dict, unknown_optio
 from ..errors import ConfigError, GanzooError
 from ..rundir import CONFIG as RUN_CONFIG
 from ..rundir import RUN_FORMAT, RunDir, is_disk_full
+from ..tracking import check_loggers
 from .options import TrainOptions
 
 #: options that may change when a run is resumed; everything else would break exactness
@@ -37,6 +38,7 @@ RESUMABLE = {
     "checkpoint_every",
     "keep_checkpoints",
     "log_every",
+    "loggers",
     "progress",
     "device",
     "eval_every",
@@ -301,6 +303,7 @@ def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dic
         torch.manual_seed(plan.options.seed)
         model = build_from_config(spec, plan.model_config)
     get_registry().losses.get(plan.options.loss)  # an unknown loss fails before any file is written
+    check_loggers(plan.options.loggers)  # so does a tracker that is unknown or not installed
     if plan.resume:
         saved = run.read_config() or plan.to_json()
         saved["train"] = config_to_dict(plan.options)

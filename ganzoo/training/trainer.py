@@ -4,7 +4,8 @@ It owns what every GAN shares: optimisers with separate learning rates and betas
 the EMA of G, batches from :func:`ganzoo.data.feed.open_feed` (uint8 until on the device,
 with their labels), fixed-latent sample grids,
 atomic checkpoints with exact resume, losses read back only every ``log_every`` steps, a
-progress bar, ``metrics.jsonl`` and a loss plot. Architectures differ only through the model's
+progress bar, ``metrics.jsonl`` (and the trackers of ``--log``, :mod:`ganzoo.tracking`) and a
+loss plot. Architectures differ only through the model's
 documented extension points (``prepare_real``, ``final_image``, ``sample_latent``,
 ``generator_penalty``), never by name.
 """
@@ -80,6 +81,7 @@ class AdversarialTrainer:
         world: World | None = None,
     ) -> dict[str, float]:
         from ..plugins import get_registry
+        from ..tracking import open_tracker
 
         world = world or World.single()
         run_dir = Path(run_dir)
@@ -130,7 +132,10 @@ class AdversarialTrainer:
             point = self._restore(run_dir, model, {"g": opt_g, "d": opt_d}, gen)
             start = point.step
             world.restore_rng(point.path, options.seed, start)
-        log = MetricsLog(run_dir, enabled=world.is_main, truncate_after=start if resume else None)
+        # metrics.jsonl and the trackers of --log (ganzoo.tracking): every record goes through it
+        log = open_tracker(
+            run_dir, options.loggers, resume_step=start if resume else None, enabled=world.is_main
+        )
         from ..data.feed import dataset_size, eval_images, open_feed, summary
         from ..metrics.evaluate import training_evaluator  # None unless options.eval_every
 
@@ -212,11 +217,12 @@ class AdversarialTrainer:
 
         def sample(step_done: int) -> None:
             if world.is_main:
-                save_grid(
+                grid = save_grid(
                     model.sample(options.n_samples, z=fixed_z, labels=fixed_labels),
                     RunDir(run_dir).sample_path(step_done),
                     nrow=fixed_grid_row(model, options.n_samples),
                 )
+                log.image("samples", grid, step_done)
 
         # under torchrun a checkpoint needs every rank at the same step: Ctrl-C stops at once
         stop = GracefulInterrupt(graceful=not world.distributed)
@@ -277,6 +283,7 @@ class AdversarialTrainer:
             stop.__exit__()
             feed.close()
             bar.close()
+            log.close()
             if world.is_main:
                 write_loss_plot(run_dir)
         return final
@@ -394,30 +401,6 @@ def write_loss_plot(run_dir: Path) -> None:
         plot_losses(run.metrics.path, run.loss_plot_path)
     except (OSError, ValueError) as exc:
         warnings.warn(f"could not draw {run.loss_plot_path} ({exc})", stacklevel=2)
-
-
-class MetricsLog:
-    """Appends one JSON object per logged step to the run's ``metrics.jsonl``.
-
-    On resume (``truncate_after`` = the checkpoint's step) the entries past that step, and a
-    line a crash or a full disk left torn, are dropped first, with a warning for the latter.
-    """
-
-    def __init__(self, run_dir: Path, enabled: bool = True, truncate_after: int | None = None):
-        self.file = RunDir(run_dir).metrics
-        self.enabled = enabled
-        if enabled and truncate_after is not None:
-            torn = self.file.repair(truncate_after)
-            if torn:
-                warnings.warn(
-                    f"dropped {torn} torn or unreadable line(s) from {self.file.path} (left by a "
-                    "crash or a full disk)",
-                    stacklevel=2,
-                )
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self.enabled:
-            self.file.append(record)
 
 
 def progress_bar(options: TrainOptions, start: int, enabled: bool) -> Any:

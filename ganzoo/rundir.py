@@ -257,6 +257,22 @@ class RunDir:
             shutil.rmtree(trash, ignore_errors=True)
         return doomed
 
+    def set_aside_after(self, step: int, label: str) -> list[Path]:
+        """Rename the checkpoints newer than ``step`` to ``LABEL-step-XXXXXX`` (kept, no longer
+        resumable) and point ``latest`` at ``step``: what a rollback past them does."""
+        moved = []
+        for folder in self.checkpoints():
+            if (parse_step(folder.name) or 0) > step:
+                target = folder.with_name(f"{label}-{folder.name}")
+                n = 1
+                while target.exists():
+                    n += 1
+                    target = folder.with_name(f"{label}{n}-{folder.name}")
+                folder.rename(target)
+                moved.append(target)
+        write_text_atomic(self.checkpoints_path / LATEST, step_name(step) + "\n")
+        return moved
+
     def clean_leftovers(self) -> list[str]:
         """Remove what a killed or failed checkpoint write left behind; say what was done.
 

@@ -27,6 +27,7 @@ COMMANDS = {
     "push": "ganzoo.cli.hub:push_cmd",
     "export": "ganzoo.cli.hub:export_cmd",
     "new-plugin": "ganzoo.cli.scaffold:new_plugin_cmd",
+    "doctor": "ganzoo.cli.doctor:doctor_cmd",
 }
 #: core commands that run networks: each gets a ``--threads N`` option (see :mod:`.threads`);
 #: a plugin's command adds ``ganzoo.cli.threads.threads_option()`` itself (ganzoo stylize does)

@@ -87,6 +87,12 @@ class RegisteredNamesOption(click.Option):
     is_flag=True,
     help="Start over in an --out folder whose run stopped before its first checkpoint.",
 )
+@click.option(
+    "--on-diverge",
+    type=click.Choice(["stop", "rollback"]),
+    help="On NaN/inf: stop (default), or go back to the last good checkpoint with both "
+    "learning rates halved and continue (--set rollback_tries=N, default 3).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(
     arch,
@@ -108,6 +114,7 @@ def train_cmd(
     log,
     resume,
     overwrite,
+    on_diverge,
     quiet,
 ) -> None:
     """Train ARCH (e.g. dcgan) and write samples, checkpoints and metrics.
@@ -131,6 +138,7 @@ def train_cmd(
         "sample_every": sample_every,
         "checkpoint_every": checkpoint_every,
         "eval_every": eval_every,
+        "on_diverge": on_diverge,
     }
     if quiet:
         flags["progress"] = False

@@ -61,6 +61,32 @@ class TrainOptions:
     eval_every: int = param(0, "score samples every N steps into metrics.jsonl (0 = never)")
     eval_n: int = param(0, "samples per evaluation (0 = as many as held-out real images)")
     eval_features: str = param("digits", "feature extractor for eval_every (see ganzoo eval)")
+    # -- augmentation of D's inputs for small datasets (ganzoo.training.augment) --------------
+    augment: str = param(
+        "none",
+        "none, diffaugment (colour/translation/cutout on every image D sees) or ada (adaptive p)",
+        choices=("none", "diffaugment", "ada"),
+    )
+    augment_policy: str = param(
+        "color,translation,cutout", "comma-separated DiffAugment ops: color, translation, cutout"
+    )
+    ada_target: float = param(0.6, "ada: the E[sign(D(real))] that p is steered towards")
+    ada_interval: int = param(4, "ada: adjust p every N steps")
+    ada_kimg: float = param(100.0, "ada: thousands of images for p to move from 0 to 1")
+    # -- training health (ganzoo.training.health; `ganzoo doctor RUN`) --------------------------
+    health: bool = param(True, "diagnose D dominance, mode collapse, ... at each log interval")
+    on_diverge: str = param(
+        "stop",
+        "on NaN/inf: stop, or rollback to the last good checkpoint with both lrs halved",
+        choices=("stop", "rollback"),
+    )
+    on_collapse: str = param(
+        "warn",
+        "on a mode collapse lasting collapse_patience intervals: warn, or rollback (lrs halved)",
+        choices=("warn", "rollback"),
+    )
+    collapse_patience: int = param(20, "log intervals a collapse must last before a rollback")
+    rollback_tries: int = param(3, "rollbacks before the run gives up with the usual error")
     # -- data (ganzoo.data: prepared once into a uint8 cache, or streamed) ----------------------
     data_flip: bool = param(False, "mirror a seeded half of the real images left-right")
     data_streaming: bool = param(
@@ -94,6 +120,8 @@ class TrainOptions:
             "g_reg_every",
             "n_samples",
             "log_every",
+            "ada_interval",
+            "collapse_patience",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -105,6 +133,7 @@ class TrainOptions:
             "eval_every",
             "eval_n",
             "data_shuffle_buffer",
+            "rollback_tries",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -123,6 +152,11 @@ class TrainOptions:
             raise ValueError(
                 f"device {self.device!r} is not a device: use cpu, cuda, cuda:N, mps or auto"
             )
+        if not 0.0 < self.ada_target < 1.0 or self.ada_kimg <= 0:
+            raise ValueError("ada_target must be in (0, 1) and ada_kimg positive")
+        from .augment import parse_policy
+
+        parse_policy(self.augment_policy)
         if self.data_max_pixels < 1:
             raise ValueError("data_max_pixels must be at least 1")
         for name in ("data_workers", "data_prepare_workers"):

@@ -47,6 +47,12 @@ RESUMABLE = {
     "data_on_device",
     "data_workers",
     "data_prepare_workers",
+    # health watches and remedies; they change no step of a run that stays healthy
+    "health",
+    "on_diverge",
+    "on_collapse",
+    "collapse_patience",
+    "rollback_tries",
 }
 
 
@@ -312,7 +318,14 @@ def _build_and_fit(plan: RunPlan, run: RunDir, world: Any, is_main: bool) -> dic
     if is_main:
         run.write_config(saved)
     trainer = get_registry().trainers.get(recipe_of(spec).trainer)()
-    return trainer.fit(model, data, plan.options, plan.run_dir, resume=plan.resume, world=world)
+
+    def rebuild() -> Any:  # a rollback before the first checkpoint starts over from step 0
+        torch.manual_seed(plan.options.seed)
+        return build_from_config(spec, plan.model_config)
+
+    from .rollback import fit_with_rollback
+
+    return fit_with_rollback(trainer, model, data, plan, world, rebuild)
 
 
 def classes_from_data(plan: RunPlan, data: Any) -> bool:

@@ -37,6 +37,10 @@ class StepConfig:
     g_reg_every: int
     d_skip_below: float | None
     autocast: Any  # a context-manager factory (bf16 on CUDA, a no-op on CPU)
+    #: DiffAugment/ADA (ganzoo.training.augment.Augmenter): applied to every batch D sees
+    augment: Any = None
+    #: (d_real, d_fake) logits -> extra device stats for health (ganzoo.training.health)
+    observe: Any = None
 
 
 class SkipGuard:
@@ -110,6 +114,7 @@ def train_step(
 
     d_params = list(model.discriminator.parameters())
     stats: dict[str, Tensor] = {}
+    aug = cfg.augment if cfg.augment is not None else (lambda x: x)
 
     # ---- phase 1: the discriminator ---------------------------------------------------------
     for p in d_params:
@@ -120,18 +125,19 @@ def train_step(
     reals = real.chunk(cfg.d_steps)  # a fresh real batch for each D step
     ys = real_labels.chunk(cfg.d_steps) if real_labels is not None else [None] * cfg.d_steps
     for i in range(cfg.d_steps):
-        real_in = model.prepare_real(reals[i])
+        real_in = aug(model.prepare_real(reals[i]))
         lazy_r1 = cfg.r1_gamma > 0 and (step * cfg.d_steps + i) % cfg.r1_every == 0
         if lazy_r1:
             real_in = requires_grad(real_in)
         with cfg.autocast():
             d_real = D(real_in, ys[i]).float()
-            d_fake = D(fake_detached, fake_labels).float()
+            fake_in = aug(fake_detached)
+            d_fake = D(fake_in, fake_labels).float()
             loss_d = cfg.loss.d_loss(d_real, d_fake)
         total_d = loss_d
         if cfg.gp_weight > 0:
             y = ys[i]
-            gp = gradient_penalty(lambda x, y=y: D(x, y), real_in, fake_detached)
+            gp = gradient_penalty(lambda x, y=y: D(x, y), real_in, fake_in)
             total_d = total_d + cfg.gp_weight * gp
             stats["gp"] = gp.detach()
         if lazy_r1:
@@ -152,6 +158,10 @@ def train_step(
             keep = skip_loss >= cfg.d_skip_below
             guard.restore_unless(keep)
             stats["d_skipped"] = (~keep).float()
+    if cfg.augment is not None:
+        cfg.augment.observe_real(d_real)
+    if cfg.observe is not None:
+        stats.update(cfg.observe(d_real.detach(), d_fake.detach()))
     stats["d_loss"] = loss_d.detach()
     stats["d_real"] = d_real.detach().mean()
     stats["d_fake"] = d_fake.detach().mean()
@@ -160,9 +170,9 @@ def train_step(
     for p in d_params:
         p.requires_grad_(False)
     with cfg.autocast():
-        d_fake_g = D(fake, fake_labels).float()
+        d_fake_g = D(aug(fake), fake_labels).float()
         d_real_g = (
-            D(model.prepare_real(reals[-1]), ys[-1]).float().detach()
+            D(aug(model.prepare_real(reals[-1])), ys[-1]).float().detach()
             if cfg.loss.needs_real_for_g
             else None
         )

@@ -25,6 +25,7 @@ import torch
 from ..errors import GanzooError, Interrupted
 from ..images import save_grid
 from ..rundir import RunDir
+from .augment import build_augmenter
 from .checkpoint import (
     ResumePoint,
     describe_nonfinite,
@@ -36,6 +37,7 @@ from .checkpoint import (
 )
 from .distributed import World
 from .ema import refresh_ema_statistics, update_ema
+from .health import HealthMonitor, say_through
 from .options import TrainOptions
 from .step import StepConfig, train_step
 
@@ -111,6 +113,7 @@ class AdversarialTrainer:
             options.d_skip_below,
             autocast,
         )
+        cfg.augment = build_augmenter(options, dev, options.batch_size)  # p moves per global batch
         opt_g = torch.optim.Adam(
             model.generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g)
         )
@@ -132,6 +135,9 @@ class AdversarialTrainer:
             point = self._restore(run_dir, model, {"g": opt_g, "d": opt_d}, gen)
             start = point.step
             world.restore_rng(point.path, options.seed, start)
+            if cfg.augment is not None:
+                cfg.augment.load_state(point.state)
+            set_learning_rates(opt_g, opt_d, options)  # a rollback halves them
         # metrics.jsonl and the trackers of --log (ganzoo.tracking): every record goes through it
         log = open_tracker(
             run_dir, options.loggers, resume_step=start if resume else None, enabled=world.is_main
@@ -155,12 +161,27 @@ class AdversarialTrainer:
         if world.is_main and options.progress:
             print(f"ganzoo: data: {summary(data, feed)}", file=sys.stderr, flush=True)
         bar = progress_bar(options, start, enabled=world.is_main)
+        health = HealthMonitor(
+            model,
+            options,
+            data,
+            dev,
+            log.write,
+            say_through(bar, world.is_main and options.progress),
+            run_dir,
+        )
+        cfg.observe = health.observe if health.enabled else None
+        if resume and not world.distributed:
+            health.preload(RunDir(run_dir).metrics.read())
+        for note in getattr(self, "health_notes", ()):  # what a rollback did before this fit
+            health.note(note)
         acc: dict[str, torch.Tensor] = {}
         acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
         final: dict[str, float] = {}
 
         def diverged(what: str, first: int, last: int) -> TrainingDiverged:
             where = latest_or_none(run_dir)
+            health.nonfinite(last, what, first)
             return TrainingDiverged(
                 f"{what} became non-finite between steps {first} and {last}; the last good "
                 f"checkpoint is {where or 'none (no checkpoint was written yet)'}: lower "
@@ -180,7 +201,9 @@ class AdversarialTrainer:
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad:
                 raise diverged(", ".join(bad), step_done - acc_steps, step_done)
+            values.update(health.measure())
             log.write({"step": step_done, **values})
+            health.check({"step": step_done, **values})
             bar.update(step_done - bar.n)
             bar.set_postfix(
                 d=f"{values['d_loss']:.3f}",
@@ -209,7 +232,7 @@ class AdversarialTrainer:
                     model,
                     {"g": opt_g, "d": opt_d},
                     rng,
-                    extra=world.checkpoint_info(),
+                    extra={**world.checkpoint_info(), **augment_state(cfg)},
                     keep=options.keep_checkpoints,
                 )
             world.barrier()
@@ -246,6 +269,9 @@ class AdversarialTrainer:
                 if model.generator_ema is not None:
                     decay = options.ema_decay if step >= options.ema_start else 0.0
                     update_ema(model.generator_ema, model.generator, decay)
+                stats.update(health.step_stats(real))
+                if cfg.augment is not None:
+                    stats.update(cfg.augment.stats())
                 for k, v in stats.items():
                     acc[k] = acc[k] + v if k in acc else v.clone()
                 acc_steps += 1
@@ -335,6 +361,19 @@ class AdversarialTrainer:
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"].to(torch.uint8).cpu())
         return point
+
+
+def augment_state(cfg: StepConfig) -> dict[str, Any]:
+    """What a checkpoint keeps of the augmenter (ADA's p), empty without one."""
+    return cfg.augment.state() if cfg.augment is not None else {}
+
+
+def set_learning_rates(opt_g: Any, opt_d: Any, options: TrainOptions) -> None:
+    """Give restored optimisers the run's learning rates (equal to the checkpoint's, except
+    after a rollback, which halves them: ganzoo.training.rollback)."""
+    for opt, lr in ((opt_g, options.lr_g), (opt_d, options.lr_d)):
+        for group in opt.param_groups:
+            group["lr"] = lr
 
 
 def fixed_grid_row(model: Any, n: int) -> int | None:

@@ -3,6 +3,7 @@
     python benchmarks/publish.py stylegan_lite.digits32            # train, eval, export, catalogue
     python benchmarks/publish.py dcgan.digits32 --push my-org       # ... and push it to the Hub
     python benchmarks/publish.py msggan.digits32 --run runs/x       # reuse a finished run there
+    python benchmarks/publish.py dcgan.digits32-cond                # a class-conditional entry
 
 Each entry's recipe (architecture, fixed step count, seed, options) is in :data:`RECIPES`; the
 run is ``ganzoo train`` with exactly these options (the command is written into the catalogue),
@@ -13,7 +14,10 @@ for the record, from its raw generator; the generator and its EMA (never the dis
 exported to ``registry/weights/NAME/`` (shipped inside the wheel) and the entry's row in
 ``registry/catalog.toml`` is rewritten with the files' sha256, their size and the measured
 figures. ``--push ORG`` also uploads the folder as ``ORG/ARCH-TAG`` with ``push_to_hub`` and
-records the repo id and the full commit id it returns.
+records the repo id and the full commit id it returns. A conditional entry (``conditional`` in
+its options) also records its class accuracy and mean per-class Fréchet distance; its class
+names are in its config.json. ``--registry DIR`` writes the weights and the catalogue row
+somewhere else than ``registry/`` (a try, or a test).
 """
 
 from __future__ import annotations
@@ -34,23 +38,48 @@ REGISTRY = ROOT / "registry"
 RECIPES: dict[str, dict[str, Any]] = {
     "stylegan_lite.digits32": {
         "arch": "stylegan_lite",
-        "steps": 1750,
+        # FD along this run: 66.7 (1,000), 27.6 (1,500), 18.4 (2,000), 21.2 (2,500), 22.2
+        # (3,000): longer does not help at these defaults (RESULTS.md)
+        "steps": 2000,
         "seed": 0,
         "options": {},
         "summary": "StyleGAN-lite on the sklearn digits, 32 px grey",
     },
     "dcgan.digits32": {
         "arch": "dcgan",
-        "steps": 2000,
+        # FD of the EMA (its own BatchNorm statistics) / raw G along this run: 1,000: 101.8 /
+        # 63.3; 2,000: 54.3 / 36.1; 3,000: 38.0 / 33.0; 4,000: 32.7 / 37.6 (RESULTS.md)
+        "steps": 4000,
         "seed": 0,
         # An EMA of G (half-life ~700 steps), copied until step 500: the raw DCGAN generator
         # jitters from step to step.
         "options": {"ema": True, "ema_decay": 0.999, "ema_start": 500},
         "summary": "DCGAN on the sklearn digits, 32 px grey",
     },
+    "dcgan.digits32-cond": {
+        "arch": "dcgan",
+        # FD EMA / raw G: 2,000: 47.0 / 26.1; 3,000: 24.8 / 21.6; 3,500: 20.9 / 20.0; 4,000:
+        # 19.0 / 21.1, class accuracy 0.99-1.0 from 2,000 on (RESULTS.md)
+        "steps": 4000,
+        "seed": 0,
+        # class embedding joined to z, projection D; the EMA as for dcgan.digits32
+        "options": {"conditional": True, "ema": True, "ema_decay": 0.999, "ema_start": 500},
+        "summary": "Class-conditional DCGAN on the sklearn digits, 32 px grey",
+    },
+    "stylegan_lite.digits32-cond": {
+        "arch": "stylegan_lite",
+        # Not published: the right class (accuracy 0.997) but nearly one image per class
+        # (recall 0.23; FD 50.6, 43.6, 46.9, 58.4 at 1,000-2,500 steps; RESULTS.md).
+        "steps": 1500,
+        "seed": 0,
+        # class embedding into the mapping network, projection D; the defaults otherwise
+        "options": {"conditional": True},
+        "summary": "Class-conditional StyleGAN-lite on the sklearn digits, 32 px grey",
+    },
     "msggan.digits32": {
         "arch": "msggan",
-        "steps": 750,
+        # FD along this run: 50.3 (750), 44.5 (1,000), 40.9 (1,250, the EMA's first steps)
+        "steps": 1250,
         "seed": 0,
         "options": {},
         "summary": "MSG-GAN on the sklearn digits, 32 px grey",
@@ -97,7 +126,8 @@ def train(name: str, run_dir: Path) -> Path:
 
 
 def evaluate(folder: Path) -> dict[str, Any]:
-    """The digits protocol's figures of the model in ``folder`` (EMA and raw generator)."""
+    """The digits protocol's figures of the model in ``folder`` (EMA and raw generator); for
+    a conditional model also its class accuracy and mean per-class Fréchet distance."""
     import ganzoo
     from ganzoo.data import load_dataset
     from ganzoo.metrics import Evaluator, Protocol
@@ -107,7 +137,7 @@ def evaluate(folder: Path) -> dict[str, Any]:
     ema = evaluator.score_model(model)
     raw = evaluator.score_model(model, ema=False)
     floor = evaluator.floor()["fd"]
-    return {
+    out = {
         "fd": round(ema["fd"], 3),
         "fd_raw_generator": round(raw["fd"], 3),
         "fd_floor": round(floor, 3),
@@ -121,6 +151,14 @@ def evaluate(folder: Path) -> dict[str, Any]:
         "precision_raw": round(raw["precision"], 4),
         "recall_raw": round(raw["recall"], 4),
     }
+    if model.conditional:
+        for key, source in (("", ema), ("_raw", raw)):
+            out[f"class_accuracy{key}"] = round(source["class_accuracy"], 4)
+            out[f"class_fd_mean{key}"] = round(source["class_fd_mean"], 3)
+        floor_cls = evaluator.class_floor()
+        out["class_accuracy_floor"] = round(floor_cls["class_accuracy"], 4)
+        out["class_fd_mean_floor"] = round(floor_cls["class_fd_mean"], 3)
+    return out
 
 
 def toml_value(value: Any) -> str:
@@ -147,7 +185,7 @@ def entry_toml(name: str, fields: dict[str, Any]) -> str:
 
 def write_catalog(path: Path, name: str, fields: dict[str, Any]) -> None:
     """Replace (or add) ``name``'s entry, keeping the file's header comment and other entries."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8") if path.exists() else "format_version = 1\n"
     models = dict(tomllib.loads(text).get("models", {}))
     models[name] = fields
     header = text.split("\n[models", 1)[0].rstrip() + "\n"
@@ -157,13 +195,20 @@ def write_catalog(path: Path, name: str, fields: dict[str, Any]) -> None:
     path.write_text(header + "\n" + "\n\n".join(body) + "\n", encoding="utf-8")
 
 
-def export(name: str, run_dir: Path, metrics: dict[str, Any], repo_id: str | None) -> Path:
-    """Export the run's newest checkpoint without its discriminator to registry/weights/NAME."""
+#: the figures a model card shows (the catalogue row keeps them all)
+CARD_METRICS = ("fd", "classes_covered", "class_accuracy")
+
+
+def export(
+    name: str, run_dir: Path, metrics: dict[str, Any], repo_id: str | None, registry: Path
+) -> Path:
+    """Export the run's checkpoint at the recipe's step, without its discriminator, to
+    ``registry/weights/NAME``."""
     import shutil
 
     from ganzoo.hub import export_checkpoint
 
-    out = REGISTRY / "weights" / name
+    out = registry / "weights" / name
     if out.exists():
         shutil.rmtree(out)
     export_checkpoint(
@@ -173,11 +218,32 @@ def export(name: str, run_dir: Path, metrics: dict[str, Any], repo_id: str | Non
         include_discriminator=False,
         dataset="digits",
         license="apache-2.0",
-        metrics={k: v for k, v in metrics.items() if k in ("fd", "classes_covered")},
+        metrics={k: v for k, v in metrics.items() if k in CARD_METRICS},
         repo_id=repo_id,
     )
+    own_batchnorm_statistics(out, metrics, repo_id)
     add_card_note(out, name)
     return out
+
+
+def own_batchnorm_statistics(folder: Path, metrics: dict[str, Any], repo_id: str | None) -> None:
+    """Give an exported EMA generator with BatchNorm (DCGAN) its own statistics, as the trainer
+    does at every checkpoint (ganzoo.training.ema.recompute_batchnorm: a function of the
+    weights alone, so a run written before the trainer did it exports the same bytes)."""
+    import ganzoo
+    from ganzoo.hub import save_pretrained
+    from ganzoo.training.ema import recompute_batchnorm
+
+    model = ganzoo.from_pretrained(folder)
+    if model.generator_ema is None or not recompute_batchnorm(model, model.generator_ema):
+        return
+    save_pretrained(
+        model,
+        folder,
+        include_discriminator=False,
+        metrics={k: v for k, v in metrics.items() if k in CARD_METRICS},
+        repo_id=repo_id,
+    )
 
 
 def add_card_note(out: Path, name: str) -> None:
@@ -196,43 +262,57 @@ def add_card_note(out: Path, name: str) -> None:
     )
 
 
-def main() -> None:
+def ship_raw_generator(
+    name: str, folder: Path, metrics: dict[str, Any], repo_id: str | None
+) -> None:
+    """Drop the EMA from ``folder`` and make the raw generator's figures the entry's."""
+    import ganzoo
+    from ganzoo.hub import save_pretrained
+
+    model = ganzoo.from_pretrained(folder)
+    model.generator_ema = None
+    metrics["fd_ema"], metrics["fd"] = metrics["fd"], metrics["fd_raw_generator"]
+    for key in [k.removesuffix("_raw") for k in metrics if k.endswith("_raw")]:
+        metrics[key] = metrics.pop(f"{key}_raw")
+    (folder / "generator_ema.safetensors").unlink()
+    save_pretrained(
+        model,
+        folder,
+        include_discriminator=False,
+        metrics={k: v for k, v in metrics.items() if k in CARD_METRICS},
+        repo_id=repo_id,
+    )
+    add_card_note(folder, name)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Publish one entry; returns the catalogue row it wrote."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", choices=sorted(RECIPES))
     parser.add_argument("--run", type=Path, help="run folder (default runs/publish/NAME)")
     parser.add_argument("--push", metavar="ORG", help="also push to the Hub as ORG/ARCH-TAG")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        default=REGISTRY,
+        help="folder of catalog.toml and weights/ (default: the repository's registry/)",
+    )
+    args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
     from ganzoo.serialization import file_sha256
 
-    name, recipe = args.name, RECIPES[args.name]
+    name, recipe, registry = args.name, RECIPES[args.name], args.registry
     run_dir = train(name, args.run or ROOT / "runs" / "publish" / name)
     repo_id = f"{args.push}/{name.replace('.', '-')}" if args.push else None
-    folder = export(name, run_dir, {}, repo_id)
+    folder = export(name, run_dir, {}, repo_id, registry)
     metrics = evaluate(folder)
-    folder = export(name, run_dir, metrics, repo_id)  # the card shows the measured figures
+    folder = export(name, run_dir, metrics, repo_id, registry)  # the card shows the figures
     if metrics["fd_raw_generator"] < metrics["fd"]:
-        # Measured, not assumed: where the average of G's weights samples worse than G itself
-        # (DCGAN: BatchNorm statistics that do not match the averaged weights), ship G alone.
-        import ganzoo
-        from ganzoo.hub import save_pretrained
-
-        model = ganzoo.from_pretrained(folder)
-        model.generator_ema = None
-        metrics["fd_ema"], metrics["fd"] = metrics["fd"], metrics["fd_raw_generator"]
-        for key in ("classes_covered", "class_kl", "precision", "recall"):
-            metrics[key] = metrics.pop(f"{key}_raw")
-        (folder / "generator_ema.safetensors").unlink()
-        save_pretrained(
-            model,
-            folder,
-            include_discriminator=False,
-            metrics={k: v for k, v in metrics.items() if k in ("fd", "classes_covered")},
-            repo_id=repo_id,
-        )
-        add_card_note(folder, name)
+        # Measured, not assumed: where the average of G's weights samples worse than G
+        # itself, ship G alone (its EMA's FD stays in the catalogue as fd_ema).
+        ship_raw_generator(name, folder, metrics, repo_id)
     for key in [k for k in metrics if k.endswith("_raw")]:
         del metrics[key]
     print(json.dumps(metrics, indent=2), file=sys.stderr)
@@ -242,7 +322,7 @@ def main() -> None:
         "path": f"weights/{name}",
         "image_size": 32,
         "dataset": "digits",
-        "conditional": False,
+        "conditional": bool(recipe["options"].get("conditional", False)),
         "license": "apache-2.0",
         "command": shlex.join(command(name)),
     }
@@ -254,15 +334,19 @@ def main() -> None:
         print(f"pushed {url} at {commit}", file=sys.stderr)
     fields["metrics"] = metrics
     fields["sha256"] = {p.name: file_sha256(p) for p in files}  # files: sorted
-    write_catalog(REGISTRY / "catalog.toml", name, fields)
+    write_catalog(registry / "catalog.toml", name, fields)
     size = sum(p.stat().st_size for p in files)
     aim = AIM_FACTOR * metrics["fd_floor"]
+    accuracy = (
+        f", class accuracy {metrics['class_accuracy']:.3f}" if "class_accuracy" in metrics else ""
+    )
     print(
         f"{name}: FD {metrics['fd']:.2f} (aim <= {aim:.1f}, floor {metrics['fd_floor']:.2f}), "
-        f"{metrics['classes_covered']}/{metrics['num_classes']} classes, {size / 1e6:.2f} MB in "
-        f"{folder.relative_to(ROOT)}",
+        f"{metrics['classes_covered']}/{metrics['num_classes']} classes{accuracy}, "
+        f"{size / 1e6:.2f} MB in {folder}",
         file=sys.stderr,
     )
+    return fields
 
 
 if __name__ == "__main__":

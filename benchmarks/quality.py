@@ -16,6 +16,12 @@ saved under ``benchmarks/grids/`` and a table is appended to ``benchmarks/RESULT
     python benchmarks/quality.py                     # 180 s per model, every registered GAN
     python benchmarks/quality.py --budget 20 --no-record --models dcgan   # a quick try
     python benchmarks/quality.py --models stylegan_lite --set r1_gamma=0.01 --no-record  # a variant
+    python benchmarks/quality.py --models dcgan,stylegan_lite --forms both   # + class-conditional
+
+``--forms conditional`` (or ``both``) trains each model's class-conditional form
+(``--set conditional=true``, the digits' ten classes) under the same budget; its rows add the
+class accuracy (the digits classifier's agreement with the requested class) and the mean
+per-class Fréchet distance, and its grid has one row per class.
 
 Timings depend on the machine: run it when nothing else does.
 """
@@ -49,11 +55,21 @@ SIZE, CHANNELS = 32, 1
 OVERRIDES: dict[str, Any] = {}
 
 
-def train_options(steps: int, device: str, seed: int, log_every: int) -> dict[str, Any]:
+#: the model forms ``--forms`` chooses from: name suffix and the options that make it
+FORMS: dict[str, tuple[str, dict[str, Any]]] = {
+    "unconditional": ("", {}),
+    "conditional": ("-cond", {"conditional": True}),
+}
+
+
+def train_options(
+    steps: int, device: str, seed: int, log_every: int, form: str = "unconditional"
+) -> dict[str, Any]:
     """The options the benchmark sets; everything else is the architecture's default
     (or a ``--set`` override)."""
     return {
         **OVERRIDES,
+        **FORMS[form][1],
         "image_size": SIZE,
         "channels": CHANNELS,
         "steps": steps,
@@ -93,24 +109,34 @@ def steady_seconds_per_step(out: Path) -> float:
 CALIBRATION: dict[str, Any] = {}
 
 
-def calibrate(arch: str, out: Path, steps: int, device: str, seed: int) -> tuple[float, float]:
+def calibrate(
+    arch: str, out: Path, steps: int, device: str, seed: int, form: str = "unconditional"
+) -> tuple[float, float]:
     """``(seconds per step, fixed seconds)`` from a short run of ``steps`` steps, after a
     2-step run that pays the one-time costs (imports, first kernels) the real run will not."""
-    warm = {**train_options(2, device, seed, 1), **CALIBRATION}
-    timed_run(arch, out.with_name(out.name + "-warmup"), warm)
+    warmup = out.with_name(out.name + "-warmup")
+    timed_run(arch, warmup, {**train_options(2, device, seed, 1, form), **CALIBRATION})
     log_every = max(1, steps // 5)
-    wall = timed_run(arch, out, {**train_options(steps, device, seed, log_every), **CALIBRATION})
+    wall = timed_run(
+        arch, out, {**train_options(steps, device, seed, log_every, form), **CALIBRATION}
+    )
     per_step = steady_seconds_per_step(out)
     fixed = max(0.0, wall - steps * per_step)
     return per_step, fixed
 
 
 def benchmark(
-    arch: str, seed: int, args: argparse.Namespace, evaluator: Evaluator, work: Path
+    arch: str,
+    seed: int,
+    args: argparse.Namespace,
+    evaluator: Evaluator,
+    work: Path,
+    form: str = "unconditional",
 ) -> dict:
-    name = arch if len(args.seeds) == 1 else f"{arch}-seed{seed}"
+    label = arch + FORMS[form][0]
+    name = label if len(args.seeds) == 1 else f"{label}-seed{seed}"
     per_step, fixed = calibrate(
-        arch, work / f"{name}-calibration", args.calibration_steps, args.device, seed
+        arch, work / f"{name}-calibration", args.calibration_steps, args.device, seed, form
     )
     steps = max(1, int((args.budget - fixed) / per_step))
     print(
@@ -118,7 +144,7 @@ def benchmark(
         file=sys.stderr,
     )
     out = work / name
-    wall = timed_run(arch, out, train_options(steps, args.device, seed, 10))
+    wall = timed_run(arch, out, train_options(steps, args.device, seed, 10, form))
     # The calibration can be off when the machine's load changes: while at least 5% of the
     # budget is left, resume the run (resume is exact, so the model is the one a single run of
     # the final step count gives) with the speed this run measured.
@@ -142,11 +168,18 @@ def benchmark(
     model = ganzoo.from_pretrained(out).to(evaluator.device)
     scores = evaluator.score_model(model)
     grid = Path(args.grids) / f"{name}.png"
-    save_grid(model.sample(64, seed=0), grid, nrow=8)
+    if model.conditional:  # a row of 8 per class, the same latents down each column
+        labels = torch.arange(model.num_classes).repeat_interleave(8)
+        z = model.sample_latent(8, generator=torch.Generator().manual_seed(0), device="cpu")
+        save_grid(model.sample(len(labels), z=z.repeat(model.num_classes, 1), labels=labels),
+                  grid, nrow=8)  # fmt: skip
+    else:
+        save_grid(model.sample(64, seed=0), grid, nrow=8)
     report = evaluator.report(scores, model={"source": str(out), "arch": arch, "step": steps})
     (work / f"{name}-eval.json").write_text(json.dumps(report, indent=2) + "\n")
     return {
-        "arch": arch,
+        "arch": label,
+        "form": form,
         "seed": seed,
         "steps": steps,
         "wall": wall,
@@ -155,7 +188,11 @@ def benchmark(
     }
 
 
-def fmt_row(name: str, s: dict[str, Any], floor_fd: float, extra: list[str]) -> str:
+def fmt_row(
+    name: str, s: dict[str, Any], floor_fd: float, extra: list[str], classes: bool = False
+) -> str:
+    """A table row; ``classes`` adds the class accuracy and mean per-class FD ("-" when the
+    model is unconditional)."""
     cells = [
         name,
         *extra,
@@ -167,35 +204,71 @@ def fmt_row(name: str, s: dict[str, Any], floor_fd: float, extra: list[str]) -> 
         f"{s['classes_covered']}/{s['num_classes']}",
         f"{s['class_kl']:.3f}",
     ]
+    if classes:
+        acc, cfd = s.get("class_accuracy"), s.get("class_fd_mean")
+        cells += [f"{acc:.3f}" if acc is not None else "-", f"{cfd:.1f}" if cfd else "-"]
     return "| " + " | ".join(cells) + " |"
+
+
+CLASS_HEADERS = " class accuracy | class FD (mean) |"
 
 
 def median_scores(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-metric medians over several runs' scores (classes covered: the median count too)."""
     keys = ("fd", "kid", "kid_std", "precision", "recall", "classes_covered", "class_kl")
+    keys += tuple(k for k in ("class_accuracy", "class_fd_mean") if k in runs[0])
     out: dict[str, Any] = {k: statistics.median(r[k] for r in runs) for k in keys}
     out["num_classes"] = runs[0]["num_classes"]
     return out
 
 
-def median_table(results: list[dict], floor: dict[str, Any]) -> list[str]:
+def median_table(results: list[dict], floor: dict[str, Any], classes: bool = False) -> list[str]:
     """One row per architecture: medians over its seeds, with each seed's FD listed."""
     lines = [
         "Medians over the seeds:",
         "",
         "| model | FD of each seed | FD (median) | × floor | KID | precision | recall | classes "
-        "| class KL |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| class KL |" + (CLASS_HEADERS if classes else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if classes else ""),
     ]
     for arch in dict.fromkeys(r["arch"] for r in results):
         runs = [r["scores"] for r in results if r["arch"] == arch]
         each = ", ".join(f"{s['fd']:.1f}" for s in runs)
-        lines.append(fmt_row(arch, median_scores(runs), floor["fd"], [each]))
+        lines.append(fmt_row(arch, median_scores(runs), floor["fd"], [each], classes))
     return lines
+
+
+def form_comparison(results: list[dict]) -> list[str]:
+    """Each architecture's conditional form beside its unconditional one (medians), where
+    both were measured: the issue's bar is class accuracy >= 0.95 at an FD no worse."""
+    lines = []
+    for arch in dict.fromkeys(r["arch"] for r in results if r["form"] == "unconditional"):
+        plain = [r["scores"] for r in results if r["arch"] == arch]
+        cond = [r["scores"] for r in results if r["arch"] == arch + FORMS["conditional"][0]]
+        if not cond:
+            continue
+        p, c = median_scores(plain), median_scores(cond)
+        met = c["class_accuracy"] >= 0.95 and c["fd"] <= p["fd"]
+        lines.append(
+            f"| {arch} | {p['fd']:.2f} | {c['fd']:.2f} | {c['class_accuracy']:.3f} | "
+            f"{'met' if met else 'not met'} |"
+        )
+    if not lines:
+        return []
+    return [
+        "",
+        "Conditional against unconditional (medians over the seeds; aim: class accuracy "
+        ">= 0.95 with an FD no worse than the unconditional model's):",
+        "",
+        "| model | FD unconditional | FD conditional | class accuracy | aim |",
+        "|---|---|---|---|---|",
+        *lines,
+    ]
 
 
 def table(results: list[dict], evaluator: Evaluator, args: argparse.Namespace) -> list[str]:
     floor = evaluator.floor()
+    classes = any(r["form"] == "conditional" for r in results)
     feats = evaluator.extractor.describe()
     p = evaluator.protocol
     grids = Path(args.grids)
@@ -206,6 +279,7 @@ def table(results: list[dict], evaluator: Evaluator, args: argparse.Namespace) -
         f"{args.calibration_steps}-step calibration run), seed{'s' if len(args.seeds) > 1 else ''} "
         f"{', '.join(map(str, args.seeds))}, device "
         f"{evaluator.device}, each architecture's default options at 32×32 grey"
+        + (", class-conditional (`conditional=true`) where marked -cond" if classes else "")
         + (f", with {_overrides_text()}" if OVERRIDES else "")
         + (
             f"; calibrated with {', '.join(f'`{k}={v}`' for k, v in CALIBRATION.items())}, "
@@ -224,17 +298,21 @@ def table(results: list[dict], evaluator: Evaluator, args: argparse.Namespace) -
         f"counts as covered at ≥ {p.min_class_share:.0%} of its expected count.",
         "",
         "| model | steps | wall s | FD (digits) | × floor | KID | precision | recall | classes "
-        "| class KL | grid |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| class KL |" + (CLASS_HEADERS if classes else "") + " grid |",
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if classes else "") + "---|",
     ]
     several = len(args.seeds) > 1
     for r in results:
         name = f"{r['arch']} (seed {r['seed']})" if several else r["arch"]
-        row = fmt_row(name, r["scores"], floor["fd"], [str(r["steps"]), f"{r['wall']:.0f}"])
+        extra = [str(r["steps"]), f"{r['wall']:.0f}"]
+        row = fmt_row(name, r["scores"], floor["fd"], extra, classes)
         lines.append(row[:-1] + f"| `{grids / r['grid'].name}` |")
-    lines.append(fmt_row("real (floor)", floor, floor["fd"], ["-", "-"])[:-1] + "| - |")
+    if classes:  # held-out real images with their own labels: the best a model can expect
+        floor = {**floor, **evaluator.class_floor()}
+    lines.append(fmt_row("real (floor)", floor, floor["fd"], ["-", "-"], classes)[:-1] + "| - |")
     if several:
-        lines += ["", *median_table(results, floor)]
+        lines += ["", *median_table(results, floor, classes)]
+    lines += form_comparison(results)
     dcgan_runs = [r["scores"] for r in results if r["arch"] == "dcgan"]
     if dcgan_runs:
         s = median_scores(dcgan_runs)
@@ -302,6 +380,13 @@ def main() -> None:
     parser.add_argument("--grids", default=str(HERE / "grids"), help="where grids are saved")
     parser.add_argument("--no-record", action="store_true", help="do not write RESULTS.md")
     parser.add_argument(
+        "--forms",
+        choices=("unconditional", "conditional", "both"),
+        default="unconditional",
+        help="train each model unconditionally (the default), in its class-conditional form "
+        "(conditional=true, the digits' classes), or both",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -330,9 +415,11 @@ def main() -> None:
     evaluator = Evaluator(load_dataset("digits", SIZE, CHANNELS), Protocol(), device=device)
     evaluator.floor()
     results = []
+    forms = list(FORMS) if args.forms == "both" else [args.forms]
     for arch in archs:
-        for seed in args.seeds:
-            results.append(benchmark(arch, seed, args, evaluator, work))
+        for form in forms:
+            for seed in args.seeds:
+                results.append(benchmark(arch, seed, args, evaluator, work, form))
     lines = table(results, evaluator, args)
     print("\n".join(lines))
     if not args.no_record:

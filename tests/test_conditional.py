@@ -278,3 +278,99 @@ def test_eval_every_and_dataset_label_frequencies_work_for_a_conditional_run(tmp
     scored = [r for r in rows if "eval_class_accuracy" in r]
     assert scored and 0.0 <= scored[-1]["eval_class_accuracy"] <= 1.0
     assert "eval_class_fd_mean" in scored[-1]
+
+
+def test_info_shows_the_classes_of_runs_and_saved_folders(tmp_path, tiny_dcgan):
+    model = ganzoo.create_model(
+        "dcgan", conditional=True, num_classes=2, class_names=("cat", "dog"), **TINY_COND
+    )
+    model.save_pretrained(tmp_path / "m")
+    result = ganzoo_cli("info", tmp_path / "m")
+    ok(result)
+    assert "model folder" in result.output and "model:    dcgan" in result.output
+    assert "class-conditional, 2 classes: 0 = cat, 1 = dog" in result.output
+    data = json.loads(ganzoo_cli("info", tmp_path / "m", "--json").output)
+    assert data["conditional"] is True and data["class_names"] == ["cat", "dog"]
+
+    ok(conditional_run(tmp_path / "r", 2))
+    result = ganzoo_cli("info", tmp_path / "r")
+    ok(result)
+    assert "a ganzoo run" in result.output and "step 2 of 2" in result.output
+    assert "class-conditional, 10 classes: 0, 1, 2" in result.output
+    checkpoint = latest_checkpoint(tmp_path / "r")
+    assert "10 classes" in ganzoo_cli("info", checkpoint).output
+
+    tiny_dcgan.save_pretrained(tmp_path / "u")
+    assert "unconditional" in ganzoo_cli("info", tmp_path / "u").output
+    (tmp_path / "empty").mkdir()
+    one_line_error(ganzoo_cli("info", tmp_path / "empty"), "not a ganzoo run")
+
+
+def halves_parquet(path, n: int = 256):
+    """:func:`halves` as a parquet file of PNGs with a ClassLabel column ("left", "right")."""
+    import datasets
+
+    data = halves(n)
+    pixels = ((data.images[:, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    features = datasets.Features(
+        {"image": datasets.Image(), "side": datasets.ClassLabel(names=["left", "right"])}
+    )
+    images = [Image.fromarray(p, mode="L") for p in pixels]
+    ds = datasets.Dataset.from_dict(
+        {"image": images, "side": data.labels.tolist()}, features=features
+    )
+    ds.to_parquet(str(path))
+    return path
+
+
+@pytest.mark.slow  # 150 streamed steps: about 30 s on two quiet cores
+def test_a_streamed_labelled_dataset_trains_a_conditional_model(tmp_path, data_caches):
+    source = halves_parquet(tmp_path / "halves.parquet")
+    out = tmp_path / "run"
+    stream = ["--set", "data_streaming=true", "--set", "conditional=true"]
+    args = ["train", "dcgan", "--data", source, "--out", out, "--steps", 150, "--quiet"]
+    args += ["--batch-size", 32, "--lr-g", 1e-3, "--lr-d", 1e-3, "--seed", 0, *stream]
+    args += [f"--set={k}={v}" for k, v in TINY_COND.items()]
+    ok(ganzoo_cli(*args))
+    assert not data_caches.exists()  # streamed: nothing prepared
+    model = ganzoo.from_pretrained(out)
+    assert model.class_names == ["left", "right"]
+    for c in (0, 1):  # the labels came with the streamed batches: each class is drawn
+        accuracy = (bright_side(model.sample(64, labels=c)) == c).float().mean().item()
+        assert accuracy >= 0.9, (c, accuracy)
+    # a stream's class frequencies are not known up front
+    tiny = [f"--set={k}={v}" for k, v in TINY_COND.items()]
+    again = ["--steps", 1, *stream, "--set", "label_dist=dataset", *tiny]
+    result = ganzoo_cli(*args[:5], tmp_path / "r2", *again)
+    one_line_error(result, "label_dist=dataset", "stream")
+
+
+def test_stylegan_views_draw_the_class_asked_for(tmp_path):
+    from ganzoo_stylegan_lite.sampling import interpolate_w, mixing_grid
+
+    torch.manual_seed(0)
+    small = dict(image_size=16, latent_dim=16, w_dim=16, g_channel_base=64, d_channel_base=64)
+    model = ganzoo.create_model("stylegan_lite", conditional=True, num_classes=3, **small)
+    net = model.sampling_generator()
+    # every source of a mixing grid asked for class 2 is what G draws for class 2
+    grid = mixing_grid(model, 2, 2, seed=0, labels=2)
+    rng = torch.Generator().manual_seed(0)
+    z_rows = torch.randn(2, 16, generator=rng)
+    with torch.no_grad():
+        rows = net.synthesis(net.broadcast(net.mapping(z_rows, torch.full((2,), 2))))
+    assert torch.allclose(grid[3], rows[0].clamp(-1, 1), atol=1e-5)  # row 0's source
+    assert not torch.allclose(grid, mixing_grid(model, 2, 2, seed=0, labels=1))
+    walk = interpolate_w(model, 3, 2, seed=0)  # row r walks within class r
+    assert walk.shape[0] == 6 and not torch.allclose(walk, interpolate_w(model, 3, 2, labels=0))
+
+    model.save_pretrained(tmp_path / "m")
+    for view in (["--mix"], ["--view", "walk"]):
+        ok(ganzoo_cli("sample", tmp_path / "m", *view, "--class", "1", "-o", tmp_path / "v.png"))
+    result = ganzoo_cli(
+        "sample", tmp_path / "m", "--mix", "--class", "0-2", "-o", tmp_path / "x.png"
+    )
+    assert result.exit_code == 2 and "one --class" in result.output
+    one_line_error(
+        ganzoo_cli("sample", tmp_path / "m", "--mix", "--class", "5", "-o", tmp_path / "y.png"),
+        "valid classes: 0-2",
+    )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import textwrap
 
 import click
+
+from ..errors import GanzooError
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
@@ -49,6 +52,8 @@ def _pretrained_cells(row: dict) -> list[str]:
     where = "shipped" if row["shipped"] else row["repo_id"]
     if row["shipped"] and row["repo_id"]:
         where += f" (also {row['repo_id']})"
+    if row["conditional"] and "class_accuracy" in m:  # draws the class asked for this often
+        where += f", class accuracy {m['class_accuracy']:.3f}"
     return [
         row["name"],
         row["arch"],
@@ -128,10 +133,19 @@ def info_cmd(name: str, as_json: bool) -> None:
     """Show a model's options, training recipe, presets and paper.
 
     Lists every config field with its type, default and help, the training recipe (trainer,
-    loss, dataset, option defaults), the presets and the published weights.
+    loss, dataset, option defaults), the presets and the published weights. NAME may also be
+    published weights (arch.tag: where they come from, their figures and model card) or a run,
+    checkpoint or saved model folder (its architecture, step, data and classes).
     """
+    from pathlib import Path
+
     from ..api import describe
 
+    if Path(name).expanduser().exists():  # a run, checkpoint or saved model folder
+        from .folder_info import folder_info
+
+        folder_info(Path(name).expanduser(), as_json)
+        return
     if "." in name:  # arch.tag: published weights
         _pretrained_info(name, as_json)
         return
@@ -190,6 +204,12 @@ def _pretrained_info(name: str, as_json: bool) -> None:
             origin += f"; also on the Hub as {entry.repo_id}@{entry.revision}"
     else:
         origin = f"the Hub: {entry.repo_id}@{entry.revision} (downloaded once, sha256 checked)"
+    classes = None  # from the shipped config.json; a Hub-only entry's is on the Hub
+    if entry.shipped and entry.path is not None:
+        from .folder_info import describe_classes, folder_summary
+
+        with contextlib.suppress(GanzooError):
+            classes = folder_summary(entry.path)
     card_path = entry.path / "README.md" if entry.shipped and entry.path else None
     card = card_path.read_text(encoding="utf-8") if card_path and card_path.is_file() else ""
     if as_json:
@@ -203,6 +223,7 @@ def _pretrained_info(name: str, as_json: bool) -> None:
             "dataset": entry.dataset,
             "image_size": entry.image_size,
             "conditional": entry.conditional,
+            "class_names": classes["class_names"] if classes else None,
             "size": entry.size,
             "metrics": dict(entry.metrics),
             "sha256": dict(entry.sha256),
@@ -216,6 +237,8 @@ def _pretrained_info(name: str, as_json: bool) -> None:
     click.echo(f"model:    {entry.arch} (ganzoo info {entry.arch} shows its options)")
     cond = ", class-conditional" if entry.conditional else ""
     click.echo(f"data:     {entry.dataset or '?'}, {entry.image_size or '?'} px{cond}")
+    if classes is not None:
+        click.echo(f"classes:  {describe_classes(classes)}")
     if entry.metrics:
         click.echo("metrics:  " + ", ".join(f"{k} {v:g}" for k, v in entry.metrics.items()))
     if entry.command:

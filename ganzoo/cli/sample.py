@@ -126,8 +126,8 @@ def sample_cmd(
     view = "mix" if mix else "scales" if scales else view
     out = Path(output)
     wanted = parse_classes(classes, model) if classes is not None else None
-    if wanted is not None and view:
-        raise click.UsageError("--class does not combine with --view, --mix or --scales")
+    if wanted is not None and view and len(wanted) > 1:
+        raise click.UsageError("--view, --mix and --scales take one --class")
     if wanted is not None and interpolate and len(wanted) > 1:
         raise click.UsageError("--interpolate walks within one class: give one --class")
     label = wanted[0] if wanted is not None and len(wanted) == 1 else None
@@ -136,6 +136,8 @@ def sample_cmd(
         if view not in views:
             known = ", ".join(sorted(views)) or "none"
             raise ConfigError(f"{model.arch} has no view {view!r}; its views: {known}")
+        if label is not None:  # a view that takes no class says so (a one-line error)
+            kwargs["labels"] = label
         grid = views[view](n=n, seed=seed, ema=use_ema, **kwargs)
         if not isinstance(grid, ImageGrid):
             raise ConfigError(

@@ -87,8 +87,13 @@ def card_body(
         f'model = ganzoo.from_pretrained("{where}")',
     ]
     k = int(meta.get("num_classes") or 0)
+    names = list(meta.get("class_names") or []) or [str(i) for i in range(k)]
+    example = min(7, k - 1)  # "draw me a 7" on digits; the last class of a smaller set
     if meta.get("kind") == GAN and k:
-        parts.append("images = model.sample(16, seed=0, labels=1)  # 16 images of class 1")
+        parts.append(
+            f"images = model.sample(16, seed=0, labels={example})  # 16 images of class "
+            f"{example} ({names[example]})"
+        )
     elif meta.get("kind") == GAN:
         parts.append("images = model.sample(16, seed=0)  # N×C×H×W in [-1, 1]")
     parts += ["```", ""]
@@ -96,8 +101,8 @@ def card_body(
         source = f"hf://{repo_id}" if repo_id else where
         parts += ["or from the command line:", "", f"    ganzoo sample {source} -o grid.png", ""]
     if meta.get("kind") == GAN and k:
-        names = meta.get("class_names") or [str(i) for i in range(k)]
         parts += [
+            f"    ganzoo sample {source} --class {example} -o class{example}.png  # one class",
             f"    ganzoo sample {source} --class 0-{k - 1} -o classes.png  # a row per class",
             "",
             f"This model is **class-conditional**: it draws the class it is asked for, one of "

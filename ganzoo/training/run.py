@@ -335,19 +335,21 @@ def classes_from_data(plan: RunPlan, data: Any) -> bool:
     returns True when the config changed (the model must be rebuilt). A dataset without labels
     is a one-line error; a resumed run keeps its saved classes, which must still fit the data.
     """
+    from ..data.labels import stream_class_names
+
     config = plan.model_config
     if not getattr(config, "conditional", False):
         return False
     where = f"dataset {plan.data!r}"
     if getattr(data, "labels", None) is None or len(data.labels) == 0:
-        raise ConfigError(
-            f"--set conditional=true needs class labels, and {where} has none: use a labelled "
-            "dataset (digits) or train without conditional=true"
-        )
-    found = int(data.labels.max()) + 1
-    names = list(getattr(data, "classes", None) or [str(i) for i in range(found)])
-    if len(names) < found:
-        names += [str(i) for i in range(len(names), found)]
+        # a labelled stream (its ClassLabel names; labels come with its batches), or an error
+        names = list(stream_class_names(data, where))
+        found = len(names)
+    else:
+        found = int(data.labels.max()) + 1
+        names = list(getattr(data, "classes", None) or [str(i) for i in range(found)])
+        if len(names) < found:
+            names += [str(i) for i in range(len(names), found)]
     if found < 2:
         raise ConfigError(f"{where} has a single class: a conditional model needs at least two")
     if getattr(config, "num_classes", 0):

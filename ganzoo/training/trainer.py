@@ -36,7 +36,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .distributed import World
-from .ema import update_ema
+from .ema import refresh_ema_statistics, update_ema
 from .health import HealthMonitor, say_through
 from .options import TrainOptions
 from .schedule import ModelSchedule, resume_step, sync_optimizer
@@ -291,6 +291,7 @@ class AdversarialTrainer:
                     acc[k] = acc[k] + v if k in acc else v.clone()
                 acc_steps += 1
                 done = step + 1
+                refresh_ema_statistics(model, options, done, stop.requested)
                 if done % options.log_every == 0:
                     final = flush(done) or final
                 if options.sample_every and done % options.sample_every == 0:
@@ -337,21 +338,20 @@ class AdversarialTrainer:
         for an unconditional model, whose steps stay exactly as before."""
         if not getattr(model, "conditional", False):
             return False, None, None
-        if getattr(data, "labels", None) is None:
-            raise GanzooError(
-                f"{model.arch or 'this model'} is conditional but the dataset "
-                f"{data.name or ''} has no class labels: train it unconditionally "
-                "(--set conditional=false) or use a labelled dataset"
-            )
-        labels = torch.as_tensor(data.labels).long()
-        if int(labels.min()) < 0 or int(labels.max()) >= model.num_classes:
-            raise GanzooError(
-                f"the dataset's labels span 0-{int(labels.max())} but the model has "
-                f"{model.num_classes} classes"
-            )
-        weights = None
-        if options.label_dist == "dataset":
-            weights = torch.bincount(labels, minlength=model.num_classes).float()
+        if getattr(data, "labels", None) is None:  # a labelled stream, or an error
+            from ..data.labels import stream_label_weights
+
+            weights = stream_label_weights(model, data, options.label_dist)
+        else:
+            labels = torch.as_tensor(data.labels).long()
+            if int(labels.min()) < 0 or int(labels.max()) >= model.num_classes:
+                raise GanzooError(
+                    f"the dataset's labels span 0-{int(labels.max())} but the model has "
+                    f"{model.num_classes} classes"
+                )
+            weights = None
+            if options.label_dist == "dataset":
+                weights = torch.bincount(labels, minlength=model.num_classes).float()
         n = options.n_samples
         fixed = torch.arange(n) // fixed_grid_row(model, n) % model.num_classes
         return True, weights, fixed

@@ -280,12 +280,10 @@ class StyleGANModel(GANModel):
 
     def views(self) -> dict[str, Callable[..., ImageGrid]]:
         """Model-specific pictures for ``ganzoo sample --view NAME``: ``mix`` (also ``--mix``),
-        a style-mixing grid, and ``walk``, rows of straight walks in W space. None yet for a
-        conditional model (the views draw unconditional latents)."""
+        a style-mixing grid, and ``walk``, rows of straight walks in W space. A conditional
+        model's views take ``labels`` (``--class``): one class for every source, else the
+        classes in turn."""
         from . import sampling
-
-        if self.conditional:
-            return {}
 
         return {
             "mix": functools.partial(sampling.mix_view, self),

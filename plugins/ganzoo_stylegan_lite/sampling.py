@@ -42,6 +42,18 @@ def _latents(net: Any, n: int, rng: torch.Generator, device: torch.device) -> Te
     return torch.randn(n, net.latent_dim, generator=rng).to(device)
 
 
+def _labels(model: Any, n: int, labels: Any, device: torch.device) -> Tensor | None:
+    """Class labels for ``n`` source latents: None for an unconditional model (which refuses
+    labels); ``labels`` (one class, or ``n``) checked; else the classes in turn (0, 1, 2, ...)."""
+    if not getattr(model, "conditional", False):
+        if labels is not None:
+            model.check_labels(labels, n)  # the one-line "unconditional" error
+        return None
+    if labels is None:
+        return torch.arange(n, device=device) % model.num_classes
+    return model.check_labels(labels, n).to(device)
+
+
 @torch.no_grad()
 def mixing_grid(
     model: Any,
@@ -52,6 +64,7 @@ def mixing_grid(
     crossover: int | None = None,
     truncation: float = 1.0,
     ema: bool | None = None,
+    labels: Any = None,
 ) -> Tensor:
     """A style-mixing grid, laid out for ``save_grid(images, path, nrow=cols + 1)``.
 
@@ -62,6 +75,8 @@ def mixing_grid(
     layers (overall shape: which digit, its pose) come from the row, everything from 16×16 up
     (stroke weight, slant, texture) from the column; a smaller crossover hands the column more.
     The top-left corner is a grey blank. Returns ``(rows + 1) · (cols + 1)`` images.
+    A conditional model draws every source from class ``labels`` (one class), or the row
+    and column sources from the classes in turn when it is None.
     """
     if rows < 1 or cols < 1:
         raise ConfigError(f"a mixing grid needs rows and cols >= 1, got {rows}×{cols}")
@@ -72,8 +87,10 @@ def mixing_grid(
     device = next(net.parameters()).device
     with eval_mode(net):
         rng = torch.Generator().manual_seed(seed)
-        w_rows = net.truncate(net.mapping(_latents(net, rows, rng, device)), truncation)
-        w_cols = net.truncate(net.mapping(_latents(net, cols, rng, device)), truncation)
+        z_rows, z_cols = _latents(net, rows, rng, device), _latents(net, cols, rng, device)
+        y_rows, y_cols = _labels(model, rows, labels, device), _labels(model, cols, labels, device)
+        w_rows = net.truncate(net.mapping(z_rows, y_rows), truncation)
+        w_cols = net.truncate(net.mapping(z_cols, y_cols), truncation)
         row_images = net.synthesis(net.broadcast(w_rows))
         col_images = net.synthesis(net.broadcast(w_cols))
         ws = net.broadcast(w_cols).repeat(rows, 1, 1)  # cell r*cols + c: fine from column c
@@ -95,11 +112,14 @@ def interpolate_w(
     *,
     truncation: float = 1.0,
     ema: bool | None = None,
+    labels: Any = None,
 ) -> Tensor:
     """Walks in W space: each of ``rows`` rows goes in ``steps`` equal steps from w(z_a) to
     w(z_b), endpoints included; laid out for ``save_grid(images, path, nrow=steps)``, or one
     frame per image for ``save_gif``. Linear in W (where the mapping network has untangled the
     factors of variation) gives smoother walks than linear in Z. Returns ``rows · steps`` images.
+    A conditional model walks within one class per row: ``labels`` (one class for every row),
+    or row r in class r when it is None.
     """
     if steps < 2 or rows < 1:
         raise ConfigError(f"an interpolation needs steps >= 2 and rows >= 1, got {steps}, {rows}")
@@ -107,20 +127,25 @@ def interpolate_w(
     device = next(net.parameters()).device
     with eval_mode(net):
         rng = torch.Generator().manual_seed(seed)
-        w_a = net.truncate(net.mapping(_latents(net, rows, rng, device)), truncation)
-        w_b = net.truncate(net.mapping(_latents(net, rows, rng, device)), truncation)
+        y = _labels(model, rows, labels, device)
+        w_a = net.truncate(net.mapping(_latents(net, rows, rng, device), y), truncation)
+        w_b = net.truncate(net.mapping(_latents(net, rows, rng, device), y), truncation)
         t = torch.linspace(0, 1, steps, device=device).view(1, steps, 1)
         w = torch.lerp(w_a.unsqueeze(1), w_b.unsqueeze(1), t).reshape(rows * steps, -1)
         images = net.synthesis(net.broadcast(w))
     return images.float().clamp(-1, 1)
 
 
-def _view_kwargs(kwargs: dict[str, Any], view: str) -> float:
-    unknown = sorted(set(kwargs) - {"truncation"})
+def _view_kwargs(kwargs: dict[str, Any], view: str) -> dict[str, Any]:
+    """The keyword arguments a view passes on: ``truncation`` and (``--class``) ``labels``."""
+    unknown = sorted(set(kwargs) - {"truncation", "labels"})
     if unknown:
         raise ConfigError(f"the {view} view of stylegan_lite takes no {', '.join(unknown)}")
     truncation = kwargs.get("truncation")
-    return 1.0 if truncation is None else float(truncation)
+    return {
+        "truncation": 1.0 if truncation is None else float(truncation),
+        "labels": kwargs.get("labels"),
+    }
 
 
 def mix_view(
@@ -129,8 +154,7 @@ def mix_view(
     """``ganzoo sample --mix``: a square :func:`mixing_grid` of about ``n`` mixed cells
     (``isqrt(n)`` rows and columns) plus its source row and column."""
     side = max(1, math.isqrt(n))
-    truncation = _view_kwargs(kwargs, "mix")
-    grid = mixing_grid(model, side, side, seed or 0, truncation=truncation, ema=ema)
+    grid = mixing_grid(model, side, side, seed or 0, ema=ema, **_view_kwargs(kwargs, "mix"))
     return ImageGrid(grid, nrow=side + 1)
 
 
@@ -141,6 +165,6 @@ def walk_view(
     rows for ``n`` images."""
     steps = WALK_STEPS
     rows = max(1, math.ceil(n / steps))
-    truncation = _view_kwargs(kwargs, "walk")
-    images = interpolate_w(model, steps, rows, seed or 0, truncation=truncation, ema=ema)
+    options = _view_kwargs(kwargs, "walk")
+    images = interpolate_w(model, steps, rows, seed or 0, ema=ema, **options)
     return ImageGrid(images, nrow=steps)

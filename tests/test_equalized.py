@@ -1,7 +1,8 @@
 """The shared equalised layers (ganzoo.nn.equalized) left MSG-GAN and StyleGAN-lite unchanged.
 
-``tests/data/equalized_golden.safetensors`` was written with the plugins' own layer copies, just
-before they moved to ganzoo.nn: samples of the shipped ``msggan.digits32`` and
+``tests/data/equalized_golden.safetensors`` was written with the plugins' own layer copies (the
+code of main at 8823995, before they moved to ganzoo.nn; rewrite it the same way, with the old
+code, if the shipped weights are republished): samples of the shipped ``msggan.digits32`` and
 ``stylegan_lite.digits32`` weights (trained and EMA generators, seed 0), and for each plugin's
 ``tiny`` model built from seed 0 a generated batch, D's logits on it and per-parameter gradient
 sums, plus the state_dict keys. Every value must match bit for bit on the CPU.

@@ -161,3 +161,23 @@ def test_a_resumed_run_continues_an_ongoing_diagnosis_without_reporting_it_again
     run.execute(run.plan_resume(out, {"steps": 24}))
     starts = [r["step"] for r in health_records(out) if r["event"] == "start"]
     assert starts == [10]
+
+
+def test_a_resumed_run_logs_the_same_health_figures_as_an_uninterrupted_one(tmp_path):
+    """``div`` is measured against the real images' diversity; a resume must keep that
+    reference (from the checkpoint), not take its first new batch's."""
+    train(tmp_path / "a", steps=12, checkpoint_every=6)
+    train(tmp_path / "b", steps=6, checkpoint_every=6)
+    run.execute(run.plan_resume(tmp_path / "b", {"steps": 12}))
+    keys = ("step", "d_loss", "g_loss", "d_acc", "g_grad_norm", "div", "classes", "top_class")
+
+    def rows(out):
+        return [
+            {k: r[k] for k in keys if k in r}
+            for r in MetricsFile(out / "metrics.jsonl").read()
+            if "d_loss" in r
+        ]
+
+    a, b = rows(tmp_path / "a"), rows(tmp_path / "b")
+    assert [r["step"] for r in a] == list(range(2, 13, 2)) and all("div" in r for r in a)
+    assert a == b

@@ -183,9 +183,9 @@ def test_resume_in_the_middle_of_a_fade_in_is_bit_exact(tmp_path, extra):
     )
     assert a.keys() == b.keys() and any(k.startswith("training_state/optim") for k in a)
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
-    # the losses and the schedule's numbers logged at every step are the same too (the health
-    # diagnostics of other records are not part of this promise)
+    # the losses, the schedule's numbers and the health figures logged are the same too
     keys = ("step", "d_loss", "g_loss", "gp", "d_real", "d_fake", "resolution", "alpha")
+    keys += ("d_acc", "g_grad_norm", "div", "classes", "top_class")
 
     def rows(run):
         return [

@@ -116,6 +116,20 @@ class HealthMonitor:
             for kind, finding in diagnose(self.history, self.loss).items():
                 self.active[kind] = (step, finding)
 
+    def state(self) -> dict[str, float]:
+        """What a checkpoint keeps: the real images' diversity that ``div`` is measured against
+        (one host read, at checkpoint time), so a resumed run scores its samples against the
+        same reference as an uninterrupted one instead of against its first new batch."""
+        if self._real_div_t is None:
+            return {}
+        return {"health_real_div": float(self._real_div_t)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Take the reference diversity back from a checkpoint written by :meth:`state`."""
+        value = state.get("health_real_div")
+        if self.enabled and isinstance(value, int | float) and math.isfinite(value):
+            self._real_div_t = torch.tensor(float(value), device=self.device)
+
     # -- per step, on the device ---------------------------------------------------------------
     def observe(self, d_real: Tensor, d_fake: Tensor) -> dict[str, Tensor]:
         """The training step's hook (``StepConfig.observe``): D's accuracy this step."""

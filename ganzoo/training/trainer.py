@@ -177,6 +177,8 @@ class AdversarialTrainer:
             run_dir,
         )
         cfg.observe = health.observe if health.enabled else None
+        if resume:
+            health.load_state(point.state)
         if resume and not world.distributed:
             health.preload(RunDir(run_dir).metrics.read())
         for note in getattr(self, "health_notes", ()):  # what a rollback did before this fit
@@ -238,7 +240,7 @@ class AdversarialTrainer:
                     model,
                     {"g": opt_g, "d": opt_d},
                     rng,
-                    extra={**world.checkpoint_info(), **augment_state(cfg)},
+                    extra={**world.checkpoint_info(), **augment_state(cfg), **health.state()},
                     keep=options.keep_checkpoints,
                 )
             world.barrier()

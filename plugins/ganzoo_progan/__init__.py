@@ -118,6 +118,16 @@ def ganzoo_register_models(registrar: ganzoo.Registrar) -> None:
                         "fmap_min": 16,
                         "phase_images": 640,
                     },
+                    # MSG-GAN's loss, rate and lazy R1: with the paper's WGAN-GP at lr 0.001 a
+                    # 10-minute CPU run collapsed to one flat image from 64 px on, with these it
+                    # did not (benchmarks/RESULTS.md, "ProGAN: 128×128 photographs")
+                    train={
+                        "loss": "rahinge",
+                        "lr_g": 0.003,
+                        "lr_d": 0.003,
+                        "r1_gamma": 1.0,
+                        "r1_every": 4,
+                    },
                     summary="128×128 RGB photos in minutes on a CPU",
                 ),
                 # The paper's networks at 128×128: 512 maps up to 32 px and a 512-d latent (the

@@ -199,6 +199,25 @@ def write_catalog(path: Path, name: str, fields: dict[str, Any]) -> None:
 CARD_METRICS = ("fd", "classes_covered", "class_accuracy")
 
 
+def card_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The figures the model card shows (the catalogue row keeps them all)."""
+    return {k: v for k, v in metrics.items() if k in CARD_METRICS}
+
+
+def save_generator(model: Any, folder: Path, metrics: dict[str, Any], repo_id: str | None) -> None:
+    """Rewrite ``folder`` from ``model`` after an export was changed in memory: generator and
+    EMA only, the card with :func:`card_metrics`."""
+    from ganzoo.hub import save_pretrained
+
+    save_pretrained(
+        model,
+        folder,
+        include_discriminator=False,
+        metrics=card_metrics(metrics),
+        repo_id=repo_id,
+    )
+
+
 def export(
     name: str, run_dir: Path, metrics: dict[str, Any], repo_id: str | None, registry: Path
 ) -> Path:
@@ -218,7 +237,7 @@ def export(
         include_discriminator=False,
         dataset="digits",
         license="apache-2.0",
-        metrics={k: v for k, v in metrics.items() if k in CARD_METRICS},
+        metrics=card_metrics(metrics),
         repo_id=repo_id,
     )
     own_batchnorm_statistics(out, metrics, repo_id)
@@ -231,19 +250,12 @@ def own_batchnorm_statistics(folder: Path, metrics: dict[str, Any], repo_id: str
     does at every checkpoint (ganzoo.training.ema.recompute_batchnorm: a function of the
     weights alone, so a run written before the trainer did it exports the same bytes)."""
     import ganzoo
-    from ganzoo.hub import save_pretrained
     from ganzoo.training.ema import recompute_batchnorm
 
     model = ganzoo.from_pretrained(folder)
     if model.generator_ema is None or not recompute_batchnorm(model, model.generator_ema):
         return
-    save_pretrained(
-        model,
-        folder,
-        include_discriminator=False,
-        metrics={k: v for k, v in metrics.items() if k in CARD_METRICS},
-        repo_id=repo_id,
-    )
+    save_generator(model, folder, metrics, repo_id)
 
 
 def add_card_note(out: Path, name: str) -> None:
@@ -267,7 +279,6 @@ def ship_raw_generator(
 ) -> None:
     """Drop the EMA from ``folder`` and make the raw generator's figures the entry's."""
     import ganzoo
-    from ganzoo.hub import save_pretrained
 
     model = ganzoo.from_pretrained(folder)
     model.generator_ema = None
@@ -275,13 +286,7 @@ def ship_raw_generator(
     for key in [k.removesuffix("_raw") for k in metrics if k.endswith("_raw")]:
         metrics[key] = metrics.pop(f"{key}_raw")
     (folder / "generator_ema.safetensors").unlink()
-    save_pretrained(
-        model,
-        folder,
-        include_discriminator=False,
-        metrics={k: v for k, v in metrics.items() if k in CARD_METRICS},
-        repo_id=repo_id,
-    )
+    save_generator(model, folder, metrics, repo_id)
     add_card_note(folder, name)
 
 

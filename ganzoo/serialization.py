@@ -24,7 +24,8 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from .config import config_from_dict, config_to_dict
 from .errors import ConfigError, PluginError, UnknownNameError, WeightsError
@@ -97,6 +98,24 @@ def tensors_for_saving(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
 
 
+def write_safetensors(
+    tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]
+) -> None:
+    """``safetensors.torch.save_file``, but the same tensors and metadata always give the same
+    bytes: safetensors writes ``__metadata__`` in hash-map order, which changes from call to
+    call, so a retrained, bit-identical model would otherwise get a new sha256 (the catalogue
+    pins published files by it). The header is rewritten with the metadata keys sorted; its
+    length does not change, so the data offsets stay valid."""
+    data = safetensors_bytes(tensors, metadata=metadata)
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    canonical = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(canonical) <= size:  # always, as only key order changed; else keep safetensors'
+        data = data[:8] + canonical.ljust(size) + data[8 + size :]
+    Path(path).write_bytes(data)
+
+
 def save_model_files(
     model: Any,
     directory: str | Path,
@@ -120,9 +139,9 @@ def save_model_files(
     if extra:
         meta.update(extra)
     for name, net in own.items():
-        save_file(
+        write_safetensors(
             tensors_for_saving(net.state_dict()),
-            str(out / f"{name}.safetensors"),
+            out / f"{name}.safetensors",
             metadata={"format": "pt", "ganzoo_network": name, "arch": meta["arch"]},
         )
     (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -93,6 +93,19 @@ def test_local_folder_round_trip_is_exact(tmp_path, tiny_dcgan):
     assert json.loads((tmp_path / "again" / "config.json").read_text())["dataset"] == "digits"
 
 
+def test_saving_the_same_model_again_writes_the_same_bytes(tmp_path, tiny_dcgan):
+    """Published files are pinned by sha256 (registry/catalog.toml): a model retrained bit for
+    bit must not get new digests because safetensors wrote its metadata in another order."""
+    from ganzoo.serialization import file_sha256
+
+    digests = set()
+    for i in range(8):
+        tiny_dcgan.save_pretrained(tmp_path / str(i))
+        digests.add(file_sha256(tmp_path / str(i) / "generator.safetensors"))
+    assert len(digests) == 1
+    assert same_weights(ganzoo.from_pretrained(tmp_path / "0"), tiny_dcgan)
+
+
 def test_without_discriminator_and_stale_files(tmp_path, tiny_dcgan):
     out = tmp_path / "m"
     tiny_dcgan.save_pretrained(out)

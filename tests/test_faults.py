@@ -129,7 +129,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_last_one(tmp_path, monkeypatc
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(args[1]))
 
-    monkeypatch.setattr(ganzoo.serialization, "save_file", full)
+    monkeypatch.setattr(ganzoo.serialization, "write_safetensors", full)
     one_line_error(resume(run, 4), "no space left", "step-000002 is intact", "--resume")
     monkeypatch.undo()
     assert steps_of(run) == [2] and RunDir(run).latest().name == "step-000002"

@@ -100,10 +100,14 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "progan.digits32": {
         "arch": "progan",
-        # FD along this run (EMA from step 1,000; phases of 128 steps, 32 px from step 640,
-        # fully grown at 768): 717.6 (128, 4 px), 285.7 (256, 8 px), 173.1 (384), 143.9
-        # (512, 16 px), 126.2 (640), 65.4 (768, 32 px)
-        "steps": 3500,
+        # FD along this run (1 thread; 4,000 steps in 14.8 CPU-minutes, 0.25 CPU-s a step at
+        # 32 px; phases of 128 steps: 8 px from step 128, 16 px from 384, 32 px faded in from
+        # 640 to 768; the EMA a copy of G until step 1,000, then EMA / raw G): 717.6 (128),
+        # 285.7 (256), 173.1 (384), 143.9 (512), 126.2 (640), 65.4 (768), 56.3 (1,000), 51.7 /
+        # 81.5 (1,250), 49.1 / 66.4 (1,500), 45.8 / 46.5 (1,750), 43.2 / 58.2 (2,000), 42.3 /
+        # 36.7 (2,250), 40.0 / 27.6 (2,500), 37.2 / 35.6 (2,750), 34.8 / 31.7 (3,000), 32.7 /
+        # 45.9 (3,250), 30.9 / 47.7 (3,500), 29.4 / 36.5 (3,750), 29.6 / 49.0 (4,000)
+        "steps": 4000,
         "seed": 0,
         # MSG-GAN's relativistic hinge loss and rate (lr 0.003) at batch 64 instead of the
         # paper's WGAN-GP at 0.001 and batch 16 (FD 89 against 187 in 180 s, RESULTS.md);

@@ -21,7 +21,7 @@ from ganzoo.serialization import file_sha256
 from .cli_checks import one_line_error
 
 #: every unconditional built-in GAN has weights on digits
-PUBLISHED = ["dcgan.digits32", "msggan.digits32", "stylegan_lite.digits32"]
+PUBLISHED = ["dcgan.digits32", "msggan.digits32", "progan.digits32", "stylegan_lite.digits32"]
 #: and the class-conditional DCGAN (conditional StyleGAN-lite is not published: it draws the
 #: right class but nearly the same image for every latent, see RESULTS.md)
 CONDITIONAL = ["dcgan.digits32-cond"]
@@ -90,6 +90,16 @@ def test_quick_eval_matches_the_catalogue(name, tmp_path):
     if entry.conditional:  # asked for the held-out class mix, as publish.py scored it
         accuracy = report["metrics"]["class_accuracy"]
         assert abs(accuracy - entry.metrics["class_accuracy"]) <= 0.01, (accuracy, entry.metrics)
+
+
+def test_shipped_progan_is_fully_grown():
+    """A ProGAN keeps its growth stage with its weights: one exported mid-growth would sample
+    small images enlarged. The published one is the grown 32×32 network, and its card says so."""
+    entry = get_entry("progan.digits32")
+    model = ganzoo.from_pretrained("progan.digits32")
+    assert model.growth == (32, 1.0)
+    assert "Fully grown" in (entry.path / "README.md").read_text()
+    assert "--set phase_images=" in entry.command  # the schedule the weights were grown with
 
 
 def tampered_catalogue(tmp_path: Path, monkeypatch, file: str) -> Path:

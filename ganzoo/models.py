@@ -157,6 +157,11 @@ class GANModel(ZooModel):
     """
 
     kind: ClassVar[str] = GAN
+    #: Why this model's training step cannot be captured in a CUDA graph (host-side work in
+    #: a forward, shapes that change per call), or None: it can. The trainer prints the reason
+    #: when it trains the model eagerly on CUDA; the conformance kit's ``capture`` check
+    #: verifies the claim either way.
+    capture_blocker: ClassVar[str | None] = None
 
     def __init__(
         self, generator: nn.Module, discriminator: nn.Module, *, num_classes: int = 0

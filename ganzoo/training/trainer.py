@@ -36,11 +36,12 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .distributed import World
-from .ema import refresh_ema_statistics, update_ema
+from .ema import refresh_ema_statistics
+from .graphs import build_optimizers, compile_networks, make_runner
 from .health import HealthMonitor, say_through
 from .options import TrainOptions
 from .schedule import ModelSchedule, resume_step, sync_optimizer
-from .step import StepConfig, train_step
+from .step import StepConfig
 
 
 class TrainingDiverged(GanzooError):
@@ -99,7 +100,7 @@ class AdversarialTrainer:
         on_cuda = dev.type == "cuda"
         if on_cuda and options.channels_last:
             model.to(memory_format=torch.channels_last)
-        g_model, d_model = world.wrap(model, options)
+        g_model, d_model = compile_networks(*world.wrap(model, options), options)
         autocast = (
             (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
             if (on_cuda and options.amp)
@@ -120,12 +121,7 @@ class AdversarialTrainer:
         # this process starts at before its parameters meet an optimiser (ganzoo.training.schedule)
         schedule = ModelSchedule(model, options, dataset_size(data), world)
         schedule.begin(resume_step(run_dir) if resume and schedule.active else 0)
-        opt_g = torch.optim.Adam(
-            model.generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g)
-        )
-        opt_d = torch.optim.Adam(
-            model.discriminator.parameters(), lr=options.lr_d, betas=tuple(options.betas_d)
-        )
+        opt_g, opt_d = build_optimizers(model, options, dev)  # fused on CUDA (graphs.py)
         # One latent stream shared by every rank: each draws the global batch and keeps its
         # slice (world.shard), so N processes see exactly the batches one process would; the
         # real images are chosen the same way, from (seed, step) (ganzoo.data.feed).
@@ -177,6 +173,12 @@ class AdversarialTrainer:
             run_dir,
         )
         cfg.observe = health.observe if health.enabled else None
+        # the step (G, D, EMA, health statistics), replayed from CUDA graphs where it can be
+        self.step_runner = run_step = make_runner(
+            model, opt_g, opt_d, cfg, options, dev, g_model=g_model, d_model=d_model,
+            health=health, distributed=world.distributed, scheduled=schedule.active,
+            say=say_through(bar, world.is_main and options.progress),
+        )  # fmt: skip
         if resume:
             health.load_state(point.state)
         if resume and not world.distributed:
@@ -279,16 +281,8 @@ class AdversarialTrainer:
                         )
                     )
                 real, real_y, z, fake_y = schedule.trim(real, real_y, z, fake_y)
-                stats = train_step(
-                    model, real, z, opt_g, opt_d, cfg, step, g_model, d_model, real_y, fake_y
-                )
+                stats = run_step(step, real, z, real_y, fake_y)  # with the EMA and health's
                 stats.update(schedule.metrics(dev))
-                if model.generator_ema is not None:
-                    decay = options.ema_decay if step >= options.ema_start else 0.0
-                    update_ema(model.generator_ema, model.generator, decay)
-                stats.update(health.step_stats(real))
-                if cfg.augment is not None:
-                    stats.update(cfg.augment.stats())
                 for k, v in stats.items():
                     acc[k] = acc[k] + v if k in acc else v.clone()
                 acc_steps += 1

@@ -296,3 +296,75 @@ def test_uncapturable_models_fall_back_with_one_line(tmp_path, capfd):
     assert err.count(PREFIX) == 1 and "capture failed" in err, err
     assert not gpu_fit.runner.captured and len(rows) == 8
     assert all(r["d_loss"] == r["d_loss"] for r in rows)  # finite, trained eagerly
+
+
+# -- Gatys: the static (graph-ready) optimisation loop -------------------------------------------
+class TwoLayerFeatures(nn.Module):
+    """A stand-in for the cut backbone: two conv layers, features by node name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        a = torch.relu(self.a(x))
+        return {"a": a, "b": torch.relu(self.b(a))}
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_gatys_static_loop_optimises_exactly_like_the_plain_one(optimizer):
+    from ganzoo_gatys.losses import Objective, gram
+    from ganzoo_gatys.optimize import Tracker, optimise
+
+    net = TwoLayerFeatures().requires_grad_(False)
+    gen = torch.Generator().manual_seed(0)
+    content, style, start = (torch.rand(1, 3, 24, 24, generator=gen) for _ in range(3))
+    with torch.no_grad():
+        c, s = net(content), net(style)
+    objective = Objective({"b": c["b"]}, {n: gram(s[n]) for n in "ab"}, {"a": 0.5, "b": 0.5},
+                          1.0, 1e3, 0.1)  # fmt: skip
+    results = []
+    for graphs in (False, True):
+        tracker = Tracker(25)
+        image = optimise(start, net, objective, steps=25, optimizer=optimizer, lr=None,
+                         tracker=tracker, graphs=graphs)  # fmt: skip
+        tracker.close()
+        results.append((image, tracker.history))
+    (plain, plain_hist), (static, static_hist) = results
+    assert torch.equal(plain, static)
+    assert plain_hist == static_hist and len(plain_hist) >= 20
+    assert plain_hist[-1]["total"] < plain_hist[0]["total"]  # it did optimise
+
+
+def test_sampling_on_the_cpu_ignores_amp():
+    model = tiny()
+    assert torch.equal(model.sample(4, seed=1), model.sample(4, seed=1, amp=False))
+    assert model.sample(4, seed=1, amp=True).dtype == torch.float32
+
+
+@pytest.mark.gpu
+@cuda
+def test_bf16_sampling_on_the_gpu_is_close_to_float32():
+    model = tiny().cuda()
+    fast, exact = model.sample(64, seed=1), model.sample(64, seed=1, amp=False)
+    assert fast.dtype == torch.float32 and fast.device.type == "cuda"
+    assert (fast - exact).abs().mean() < 0.02  # bf16 keeps ~3 significant digits
+
+
+@pytest.mark.gpu
+@cuda
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_gatys_graphs_and_eager_agree_on_the_gpu(optimizer):
+    tiny_gatys = {"backbone": "vgg11", "backbone_weights": "random", "style_weight": 1e9,
+                  "content_layers": ["conv3_1"], "style_layers": ["conv1_1", "conv2_1"],
+                  "size": 64, "steps": 12, "optimizer": optimizer}  # fmt: skip
+    gen = torch.Generator().manual_seed(0)
+    content, style = (torch.rand(1, 3, 64, 64, generator=gen) * 2 - 1 for _ in range(2))
+    st = ganzoo.create_model("gatys", **tiny_gatys)
+    eager = st.run(content, [style], device="cuda", cuda_graphs=False)
+    graphed = st.run(content, [style], device="cuda", cuda_graphs=True)
+    assert len(eager.history) == len(graphed.history)
+    for e, g in zip(eager.history, graphed.history, strict=True):
+        assert g["total"] == pytest.approx(e["total"], rel=1e-2), e["step"]
+    assert (eager.image - graphed.image).abs().max() < 0.05

@@ -142,6 +142,9 @@ class StepRunner:
         self.seen: dict[tuple, int] = {}
         self.hyper: tuple = ()
         self.captures = 0  #: graphs captured so far (rebuilds included)
+        from ..models import GANModel  # a model without a penalty has one kind of G step
+
+        self.penalty = type(model).generator_penalty is not GANModel.generator_penalty
         self._autocast = cfg.autocast
         if blocker is None:
             if options.amp:  # autocast's weight cache must not outlive a capture (PyTorch docs)
@@ -166,7 +169,7 @@ class StepRunner:
         ema = None
         if self.model.generator_ema is not None:
             ema = step >= self.options.ema_start
-        return (r1, step % cfg.g_reg_every == 0, ema)
+        return (r1, self.penalty and step % cfg.g_reg_every == 0, ema)
 
     def body(self, step: int) -> dict[str, Tensor]:
         """The step on the static buffers (what is captured)."""

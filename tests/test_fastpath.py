@@ -368,3 +368,22 @@ def test_gatys_graphs_and_eager_agree_on_the_gpu(optimizer):
     for e, g in zip(eager.history, graphed.history, strict=True):
         assert g["total"] == pytest.approx(e["total"], rel=1e-2), e["step"]
     assert (eager.image - graphed.image).abs().max() < 0.05
+
+
+def test_a_gpu_runs_checkpoint_resumes_on_the_cpu_with_the_cpus_adam(tmp_path):
+    """A checkpoint written by the fast path records fused, capturable Adam; resumed on the
+    CPU the run takes the CPU's Adam (capturable Adam is refused there) and continues exactly
+    like an uninterrupted CPU run."""
+    from ganzoo.rundir import RunDir
+    from ganzoo.training.checkpoint import TRAINER_FILE
+
+    whole = train_run(tmp_path / "whole", steps=6)
+    train_run(tmp_path / "gpu", steps=3)
+    state_file = RunDir(tmp_path / "gpu").latest() / TRAINER_FILE
+    state = json.loads(state_file.read_text())
+    for opt in state["optimizers"].values():  # what a CUDA run's checkpoint says
+        for group in opt["param_groups"]:
+            group.update(fused=True, capturable=True)
+    state_file.write_text(json.dumps(state))
+    resumed = train_run(tmp_path / "gpu", steps=6, resume=True)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)

@@ -44,16 +44,41 @@ WARMUP = 2
 PREFIX = "ganzoo: fast path:"
 
 
-def build_optimizers(model: Any, options: Any, device: torch.device) -> tuple[Any, Any]:
-    """G's and D's Adam. On CUDA with ``fused_adam`` the fused kernels, and capturable state
-    (the step count on the device) when the step may be captured; on the CPU the default
-    (foreach) Adam, so CPU results stay what they were."""
-    kwargs: dict[str, Any] = {}
+def adam_flags(options: Any, device: torch.device) -> dict[str, Any]:
+    """Adam's implementation switches for this run: on CUDA with ``fused_adam`` the fused
+    kernels, and capturable state (the step count on the device) when the step may be
+    captured; on the CPU the defaults (foreach), so CPU results stay what they were."""
+    flags: dict[str, Any] = {"fused": None, "capturable": False}
     if device.type == "cuda":
         if options.fused_adam:
-            kwargs["fused"] = True
+            flags["fused"] = True
         if options.cuda_graphs and not options.compile:
-            kwargs["capturable"] = True
+            flags["capturable"] = True
+    return flags
+
+
+def adopt_adam_flags(optimizers: Any, options: Any, device: torch.device) -> None:
+    """After a resume: give restored optimisers this run's switches, not the checkpoint's
+    (``load_state_dict`` takes the saved ``fused``/``capturable``: a GPU run's checkpoint
+    resumed on the CPU would otherwise ask for capturable Adam there), and put each step
+    count where those switches want it (on the parameter's device when fused or capturable,
+    on the CPU otherwise)."""
+    flags = adam_flags(options, device)
+    on_device = bool(flags["fused"] or flags["capturable"])
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group.update(flags)
+            for p in group["params"]:
+                state = opt.state.get(p, {})
+                step = state.get("step")
+                if isinstance(step, torch.Tensor):
+                    where = p.device if on_device else torch.device("cpu")
+                    state["step"] = step.to(device=where, dtype=torch.float32)
+
+
+def build_optimizers(model: Any, options: Any, device: torch.device) -> tuple[Any, Any]:
+    """G's and D's Adam, with :func:`adam_flags`."""
+    kwargs = {k: v for k, v in adam_flags(options, device).items() if v}
     opt_g = torch.optim.Adam(
         model.generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g), **kwargs
     )

@@ -37,7 +37,7 @@ from .checkpoint import (
 )
 from .distributed import World
 from .ema import refresh_ema_statistics
-from .graphs import build_optimizers, compile_networks, make_runner
+from .graphs import adopt_adam_flags, build_optimizers, compile_networks, make_runner
 from .health import HealthMonitor, say_through
 from .options import TrainOptions
 from .schedule import ModelSchedule, resume_step, sync_optimizer
@@ -140,6 +140,7 @@ class AdversarialTrainer:
             if cfg.augment is not None:
                 cfg.augment.load_state(point.state)
             set_learning_rates(opt_g, opt_d, options)  # a rollback halves them
+            adopt_adam_flags((opt_g, opt_d), options, dev)  # this device's Adam, not the saved
         # metrics.jsonl and the trackers of --log (ganzoo.tracking): every record goes through it
         log = open_tracker(
             run_dir, options.loggers, resume_step=start if resume else None, enabled=world.is_main

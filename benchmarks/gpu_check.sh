@@ -37,14 +37,15 @@ T0=$(date +%s)
 DRY=${GPU_CHECK_DRY:-0}
 if [ "$DRY" = 1 ]; then  # check the command lines on the CPU: tiny sizes, nothing recorded
   DEV=cpu; B128=8; B1024=16; BSG=2; STEPS=2; WARM=1; STEPS_BIG=1; REP=1; GSIZE=64; GSTEPS=4
-  NOREC=--no-record; GNOREC=--no-append; TRAIN_STEPS=4; BUDGET=${BUDGET:-1500}
+  NOREC=--no-record; GNOREC=--no-append; TRAIN_STEPS=4; BUDGET=${BUDGET:-1500}; SCALE=5
 else
   DEV=cuda; B128=128; B1024=1024; BSG=32; STEPS=400; WARM=25; STEPS_BIG=100; REP=3; GSIZE=512
-  GSTEPS=300; NOREC=; GNOREC=; TRAIN_STEPS=600; BUDGET=${BUDGET:-420}  # under 7 minutes
+  GSTEPS=300; NOREC=; GNOREC=; TRAIN_STEPS=600; BUDGET=${BUDGET:-420}; SCALE=1  # < 7 min
 fi
 elapsed() { echo $(( $(date +%s) - T0 ))s; }
-# a step's timeout: its own limit, cut to what is left of the budget (at least 5 s)
-tmo() { local t=$1 left=$(( BUDGET - ($(date +%s) - T0) )); (( left < t )) && t=$left; (( t < 5 )) && t=5; echo "$t"; }
+# a step's timeout: its own limit (SCALE times it on the CPU), cut to what is left of the budget
+# (at least 5 s)
+tmo() { local t=$(( $1 * SCALE )) left=$(( BUDGET - ($(date +%s) - T0) )); (( left < t )) && t=$left; (( t < 5 )) && t=5; echo "$t"; }
 
 say "== machine"
 nvidia-smi -L 2>&1 | tee -a "$SUMMARY"

@@ -248,15 +248,8 @@ class StepRunner:
         fake_y: Tensor | None = None,
     ) -> dict[str, Tensor]:
         if not self._load(real, z, real_y, fake_y):
-            saved, self.buffers = (
-                self.buffers,
-                {
-                    "real": real,
-                    "z": z,
-                    "real_y": real_y,
-                    "fake_y": fake_y,
-                },
-            )
+            batch = {"real": real, "z": z, "real_y": real_y, "fake_y": fake_y}
+            saved, self.buffers = self.buffers, batch
             try:
                 return self.body(step)
             finally:
@@ -283,7 +276,7 @@ class StepRunner:
         graph = self.graphs.get(key)
         if graph is not None:
             graph[0].replay()
-            return graph[1]
+            return dict(graph[1])  # the caller may add keys; the tensors are the graph's
         self.seen[key] = self.seen.get(key, 0) + 1
         if self.seen[key] <= WARMUP:
             self.side.wait_stream(torch.cuda.current_stream())
@@ -304,7 +297,7 @@ class StepRunner:
         self.graphs[key] = (g, out)
         self.captures += 1
         g.replay()
-        return out
+        return dict(out)
 
     def fall_back(self, reason: str) -> None:
         """Run eagerly from now on, saying why in one line."""

@@ -108,30 +108,38 @@ def train_run(out: Path, steps: int = 6, resume: bool = False, **extra) -> dict:
     torch.manual_seed(0)
     model = tiny()
     data = ImageSet(torch.rand(40, 1, 16, 16) * 2 - 1)
-    options = TrainOptions(
-        steps=steps,
-        batch_size=8,
-        log_every=1,
-        sample_every=0,
-        checkpoint_every=0,
-        n_samples=4,
-        progress=False,
-        device="cpu",
-        **extra,
-    )
+    values = dict(steps=steps, batch_size=8, log_every=1, sample_every=0, checkpoint_every=0)
+    values.update(n_samples=4, progress=False, device="cpu", **extra)
+    options = TrainOptions(**values)
     out.mkdir(parents=True, exist_ok=True)
     AdversarialTrainer().fit(model, data, options, out, resume=resume)
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
 def test_fast_path_switches_leave_cpu_results_unchanged(tmp_path):
-    on = dict(amp=True, channels_last=True, fused_adam=True, cuda_graphs=True)
+    on = dict(amp=True, channels_last=None, fused_adam=True, cuda_graphs=True)  # the defaults
     off = dict(amp=False, channels_last=False, fused_adam=False, cuda_graphs=False)
     a = train_run(tmp_path / "on", ema=True, **on)
     b = train_run(tmp_path / "off", ema=True, **off)
     assert all(torch.equal(a[k], b[k]) for k in a)
     rows = [json.loads(x) for x in (tmp_path / "on" / "metrics.jsonl").open()]
     assert len(rows) == 6 and rows[-1]["step"] == 6
+
+
+def test_channels_last_on_the_cpu_trains_the_same_model_within_rounding(tmp_path):
+    """Opt-in on the CPU (faster there): the same training up to float rounding, and the
+    run's checkpoint holds ordinary (contiguous) tensors that load anywhere."""
+    from ganzoo.rundir import RunDir
+
+    nchw = train_run(tmp_path / "nchw", channels_last=False)
+    nhwc = train_run(tmp_path / "nhwc", channels_last=True, checkpoint_every=3)
+    conv = next(v for v in nhwc.values() if v.dim() == 4)  # it did train in channels_last
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    for k in nchw:
+        if nchw[k].is_floating_point():
+            torch.testing.assert_close(nhwc[k], nchw[k], rtol=1e-3, atol=1e-4, msg=k)
+    loaded = ganzoo.from_pretrained(RunDir(tmp_path / "nhwc").latest())
+    assert all(t.is_contiguous() for t in loaded.state_dict().values())
 
 
 def test_capture_blocker_names_the_reason():

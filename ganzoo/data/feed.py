@@ -308,7 +308,9 @@ def open_feed(data: Any, options: Any, world: Any, device: Any, start: int) -> F
     device = torch.device(device)
     per_step = options.batch_size * options.d_steps
     local = world.local_batch(options.batch_size)
-    channels_last = device.type == "cuda" and bool(options.channels_last)
+    from ..training.graphs import channels_last_on
+
+    channels_last = channels_last_on(options, device)
     flip = bool(getattr(options, "data_flip", False))
     if isinstance(data, ImageStream):
         return StreamFeed(

@@ -29,6 +29,7 @@ or a capture that failed (a model doing host-side work in its forward).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,20 @@ from .step import StepConfig, train_step
 WARMUP = 2
 #: how the fallback line starts
 PREFIX = "ganzoo: fast path:"
+
+
+def autocast_for(options: Any, device: torch.device) -> Callable[[], Any]:
+    """The step's autocast: bf16 on CUDA with ``amp``, else none."""
+    if device.type == "cuda" and options.amp:
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def channels_last_on(options: Any, device: torch.device) -> bool:
+    """Whether the run uses channels_last tensors: ``channels_last`` None means on CUDA only
+    (a CPU run then stays bit-identical to earlier ones), True or False everywhere."""
+    value = getattr(options, "channels_last", None)
+    return device.type == "cuda" if value is None else bool(value)
 
 
 def adam_flags(options: Any, device: torch.device) -> dict[str, Any]:
@@ -345,56 +360,3 @@ def make_runner(
         blocker=blocker,
         say=say,
     )
-
-
-class GraphedCall:
-    """``fn()`` captured once in a CUDA graph and replayed: for loops that call the same
-    function on tensors at fixed addresses (Gatys' objective evaluation, with or without its
-    optimiser step).
-
-    The first ``warmup`` calls run eagerly on a side stream (they count: each is a real call),
-    the next one is captured and replayed, and every later call replays. The returned tensors
-    are the graph's, overwritten by the next call: copy what must be kept. With
-    ``capture=False`` (the CPU) every call is eager. A capture that fails is said once
-    (``say``) and the calls stay eager.
-    """
-
-    def __init__(
-        self,
-        fn: Callable[[], Any],
-        capture: bool,
-        warmup: int = WARMUP,
-        say: Callable[[str], None] | None = None,
-    ) -> None:
-        self.fn, self.capture, self.warmup, self.say = fn, capture, warmup, say
-        self.calls = 0
-        self.graph: Any = None
-        self.out: Any = None
-        self.side = torch.cuda.Stream() if capture else None
-
-    def __call__(self) -> Any:
-        if self.graph is not None:
-            self.graph.replay()
-            return self.out
-        if not self.capture:
-            return self.fn()
-        self.calls += 1
-        if self.calls <= self.warmup:
-            self.side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(self.side):
-                out = self.fn()
-            torch.cuda.current_stream().wait_stream(self.side)
-            return out
-        graph = torch.cuda.CUDAGraph()
-        try:
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                out = self.fn()
-        except Exception as exc:
-            torch.cuda.synchronize()
-            self.capture = False
-            if self.say is not None:
-                self.say(f"{PREFIX} capture failed ({type(exc).__name__}: {first_line(exc)})")
-            return self.fn()
-        self.graph, self.out = graph, out
-        graph.replay()
-        return out

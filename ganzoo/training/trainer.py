@@ -12,7 +12,6 @@ documented extension points (``prepare_real``, ``final_image``, ``sample_latent`
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
@@ -37,7 +36,14 @@ from .checkpoint import (
 )
 from .distributed import World
 from .ema import refresh_ema_statistics
-from .graphs import adopt_adam_flags, build_optimizers, compile_networks, make_runner
+from .graphs import (
+    adopt_adam_flags,
+    autocast_for,
+    build_optimizers,
+    channels_last_on,
+    compile_networks,
+    make_runner,
+)
 from .health import HealthMonitor, say_through
 from .options import TrainOptions
 from .schedule import ModelSchedule, resume_step, sync_optimizer
@@ -97,15 +103,9 @@ class AdversarialTrainer:
             model.enable_ema()
         loss = get_registry().losses.get(options.loss)
         gp_weight = options.gp_weight if options.gp_weight is not None else loss.gradient_penalty
-        on_cuda = dev.type == "cuda"
-        if on_cuda and options.channels_last:
+        if channels_last_on(options, dev):
             model.to(memory_format=torch.channels_last)
         g_model, d_model = compile_networks(*world.wrap(model, options), options)
-        autocast = (
-            (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
-            if (on_cuda and options.amp)
-            else contextlib.nullcontext
-        )
         cfg = StepConfig(
             loss,
             options.d_steps,
@@ -114,7 +114,7 @@ class AdversarialTrainer:
             options.r1_every,
             options.g_reg_every,
             options.d_skip_below,
-            autocast,
+            autocast_for(options, dev),  # bf16 on CUDA unless amp=false
         )
         cfg.augment = build_augmenter(options, dev, options.batch_size)  # p moves per global batch
         # a model with a training schedule (progressive growing) takes the shape of the step

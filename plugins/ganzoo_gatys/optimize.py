@@ -107,7 +107,7 @@ def optimise(
     evaluations; returns the optimised image, detached, in [0, 1].
 
     ``graphs``: run each evaluation (with Adam: and its step) from static tensors through
-    :class:`ganzoo.training.graphs.GraphedCall`, captured in a CUDA graph and replayed when
+    :class:`ganzoo.training.graphed.GraphedCall`, captured in a CUDA graph and replayed when
     the image is on CUDA (eager on the CPU, with the same results as without)."""
     if graphs:
         return _optimise_static(
@@ -167,7 +167,7 @@ def _optimise_static(
     losses are copied out for the tracker after each call (a replay overwrites them)."""
     import sys
 
-    from ganzoo.training.graphs import GraphedCall
+    from ganzoo.training.graphed import GraphedCall
 
     param = image.detach().permute(0, 2, 3, 1).contiguous().requires_grad_(True)
     capture = param.is_cuda

@@ -31,7 +31,7 @@ from .report import (
 #: the preset the kit builds from when a model declares it (a few pixels, narrow layers)
 TINY_PRESET = "tiny"
 #: checks that need the built model; they are not run when ``build`` fails
-NEEDS_MODEL = {"forward", "backward", "sample", "save_load", "train"}
+NEEDS_MODEL = {"forward", "backward", "sample", "save_load", "train", "capture"}
 
 
 class Subject:

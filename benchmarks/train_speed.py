@@ -151,7 +151,7 @@ VARIANTS: dict[str, dict] = {
     "eager": {"amp": False, "channels_last": False, "fused_adam": False, "cuda_graphs": False},
     "amp": {"cuda_graphs": False},  # bf16 autocast, channels_last and fused Adam; no graphs
     "compile": {"compile": True},
-    "channels_last": {"channels_last": True},  # on the CPU too (on CUDA it is the default)
+    "channels_last": {"channels_last_cpu": True},  # on the CPU too (on CUDA it is the default)
 }
 
 

@@ -117,7 +117,7 @@ def train_run(out: Path, steps: int = 6, resume: bool = False, **extra) -> dict:
 
 
 def test_fast_path_switches_leave_cpu_results_unchanged(tmp_path):
-    on = dict(amp=True, channels_last=None, fused_adam=True, cuda_graphs=True)  # the defaults
+    on = dict(amp=True, channels_last=True, fused_adam=True, cuda_graphs=True)  # the defaults
     off = dict(amp=False, channels_last=False, fused_adam=False, cuda_graphs=False)
     a = train_run(tmp_path / "on", ema=True, **on)
     b = train_run(tmp_path / "off", ema=True, **off)
@@ -131,8 +131,8 @@ def test_channels_last_on_the_cpu_trains_the_same_model_within_rounding(tmp_path
     run's checkpoint holds ordinary (contiguous) tensors that load anywhere."""
     from ganzoo.rundir import RunDir
 
-    nchw = train_run(tmp_path / "nchw", channels_last=False)
-    nhwc = train_run(tmp_path / "nhwc", channels_last=True, checkpoint_every=3)
+    nchw = train_run(tmp_path / "nchw")
+    nhwc = train_run(tmp_path / "nhwc", channels_last_cpu=True, checkpoint_every=3)
     conv = next(v for v in nhwc.values() if v.dim() == 4)  # it did train in channels_last
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
     for k in nchw:

@@ -53,10 +53,12 @@ def autocast_for(options: Any, device: torch.device) -> Callable[[], Any]:
 
 
 def channels_last_on(options: Any, device: torch.device) -> bool:
-    """Whether the run uses channels_last tensors: ``channels_last`` None means on CUDA only
-    (a CPU run then stays bit-identical to earlier ones), True or False everywhere."""
-    value = getattr(options, "channels_last", None)
-    return device.type == "cuda" if value is None else bool(value)
+    """Whether the run uses channels_last tensors: ``channels_last`` on CUDA (on by default),
+    ``channels_last_cpu`` on the CPU (off by default, so CPU runs stay bit-identical to the
+    runs before it, whose configs say ``channels_last: true`` and meant CUDA only)."""
+    if device.type == "cuda":
+        return bool(getattr(options, "channels_last", True))
+    return bool(getattr(options, "channels_last_cpu", False))
 
 
 def adam_flags(options: Any, device: torch.device) -> dict[str, Any]:

@@ -50,10 +50,11 @@ class TrainOptions:
     seed: int = param(0, "seed of weights, latents and batches")
     device: str = param("auto", "cpu, cuda, cuda:N or auto (CUDA when available)")
     amp: bool = param(True, "bf16 autocast on CUDA (ignored on CPU)")
-    channels_last: bool | None = param(
-        None,
-        "channels_last memory format: None = on CUDA only (CPU runs stay bit-identical); "
-        "true also on the CPU (faster there, results not bit-identical to NCHW)",
+    channels_last: bool = param(True, "channels_last memory format on CUDA")
+    channels_last_cpu: bool = param(
+        False,
+        "channels_last on the CPU too: faster there (benchmarks/RESULTS.md), but results are "
+        "not bit-identical to the default NCHW runs (the published weights' recipes)",
     )
     # -- the CUDA fast path (ganzoo.training.graphs); each part can be switched off ------------
     fused_adam: bool = param(True, "fused Adam kernels on CUDA (ignored on CPU: results unchanged)")

@@ -188,6 +188,7 @@ class AdversarialTrainer:
             health.note(note)
         acc: dict[str, torch.Tensor] = {}
         acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
+        acc_images = 0  # images trained since the last flush (a schedule may cut the batch)
         final: dict[str, float] = {}
 
         def diverged(what: str, first: int, last: int) -> TrainingDiverged:
@@ -200,14 +201,14 @@ class AdversarialTrainer:
             )
 
         def flush(step_done: int) -> dict[str, float]:
-            nonlocal acc, acc_steps, t_last
+            nonlocal acc, acc_steps, acc_images, t_last
             if not acc_steps:
                 return {}
             keys = list(acc)
             sums = torch.stack([acc[k].float() for k in keys]).tolist()  # one host sync
             values = {k: s / acc_steps for k, s in zip(keys, sums, strict=True)}
             now = time.perf_counter()
-            values["img_per_s"] = acc_steps * options.batch_size / max(now - t_last, 1e-9)
+            values["img_per_s"] = acc_images / max(now - t_last, 1e-9)
             values = world.reduce_mean(values)
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad:
@@ -221,7 +222,7 @@ class AdversarialTrainer:
                 g=f"{values['g_loss']:.3f}",
                 img_s=f"{values['img_per_s']:.0f}",
             )
-            acc, acc_steps, t_last = {}, 0, now
+            acc, acc_steps, acc_images, t_last = {}, 0, 0, now
             return values
 
         def checkpoint(step_done: int) -> None:
@@ -287,6 +288,7 @@ class AdversarialTrainer:
                 for k, v in stats.items():
                     acc[k] = acc[k] + v if k in acc else v.clone()
                 acc_steps += 1
+                acc_images += len(z) * world.world_size  # G's batch: the phase's, all ranks
                 done = step + 1
                 refresh_ema_statistics(model, options, done, stop.requested)
                 if done % options.log_every == 0:

@@ -7,14 +7,20 @@ per-step ``.item()`` logging of that script. ganzoo trains the same architecture
 model at 64 px with widths 64) through ``AdversarialTrainer`` on the same images. Both run the
 same number of steps on the same device, alternating, and the medians are compared.
 
-    python benchmarks/train_speed.py                # CPU
-    python benchmarks/train_speed.py --device cuda  # a GPU
+    python benchmarks/train_speed.py                # CPU, 1 thread for both loops
+    python benchmarks/train_speed.py --device cuda --variants plain,eager,amp,ganzoo
+    python benchmarks/train_speed.py --device cuda --arch stylegan_lite --variants eager,ganzoo
+
+Variants of ganzoo's trainer (``VARIANTS``): ``ganzoo`` (the defaults: on CUDA the fast path,
+the step replayed from CUDA graphs), ``eager`` (every fast-path switch off), ``amp`` (bf16,
+channels_last and fused Adam without graphs) and ``compile`` (torch.compile).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -138,16 +144,28 @@ def plain_loop(images: torch.Tensor, steps: int, warmup: int, batch: int, device
     return steps * batch / (time.perf_counter() - start)
 
 
-def ganzoo_loop(data, steps: int, warmup: int, batch: int, device) -> float:
+#: ganzoo variants: the training options each one changes (on CUDA; the CPU ignores them all
+#: except compile). "ganzoo" is the default, the fast path on CUDA.
+VARIANTS: dict[str, dict] = {
+    "ganzoo": {},
+    "eager": {"amp": False, "channels_last": False, "fused_adam": False, "cuda_graphs": False},
+    "amp": {"cuda_graphs": False},  # bf16 autocast, channels_last and fused Adam; no graphs
+    "compile": {"compile": True},
+    "channels_last": {"channels_last_cpu": True},  # on the CPU too (on CUDA it is the default)
+}
+
+
+def ganzoo_loop(
+    data, steps: int, warmup: int, batch: int, device, variant: str = "ganzoo", arch: str = "dcgan"
+) -> float:
     """Images per second of ganzoo's trainer, timed by its own logging between flushes."""
+    from ganzoo.api import build_from_config, get_spec
     from ganzoo.training.options import TrainOptions
+    from ganzoo.training.run import resolve_options
     from ganzoo.training.trainer import AdversarialTrainer
 
     torch.manual_seed(0)
-    model = ganzoo.create_model(
-        "dcgan", image_size=64, channels=data.images.shape[1], g_width=NGF, d_width=NDF
-    )
-    options = TrainOptions(
+    common = dict(
         steps=warmup + steps,
         batch_size=batch,
         log_every=warmup,
@@ -155,12 +173,28 @@ def ganzoo_loop(data, steps: int, warmup: int, batch: int, device) -> float:
         checkpoint_every=0,
         progress=False,
         device=str(device),
+        **VARIANTS[variant],
     )
+    if arch == "dcgan":  # the plain loop's model, with the trainer's own defaults
+        model = ganzoo.create_model(
+            "dcgan", image_size=64, channels=data.images.shape[1], g_width=NGF, d_width=NDF
+        )
+        options = TrainOptions(**common)
+    else:  # the architecture's recipe (its loss, R1, EMA, ...) at 64 px
+        preset = "gpu64" if "gpu64" in get_spec(arch).presets else None
+        layer = {"image_size": 64, "channels": data.images.shape[1], **common}
+        config, options = resolve_options(arch, preset, [layer])
+        model = build_from_config(get_spec(arch), config)
     assert steps % warmup == 0, "steps must be a multiple of warmup (the logging interval)"
     with tempfile.TemporaryDirectory() as tmp:
-        AdversarialTrainer().fit(model, data, options, Path(tmp))
+        trainer = AdversarialTrainer()
+        start = time.perf_counter()
+        trainer.fit(model, data, options, Path(tmp))
+        ganzoo_loop.seconds = time.perf_counter() - start  # the whole fit: compile included
         rows = [json.loads(x) for x in (Path(tmp) / "metrics.jsonl").open()]
-    timed = [r["img_per_s"] for r in rows if r["step"] > warmup]
+    runner = trainer.step_runner
+    ganzoo_loop.note = "graphs" if runner.captured else f"eager: {runner.blocker}"
+    timed = [r["img_per_s"] for r in rows if r.get("step", 0) > warmup and "img_per_s" in r]
     return len(timed) / sum(1 / r for r in timed)  # harmonic mean = total images / total time
 
 
@@ -172,44 +206,65 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads, the same for every loop"
+    )
+    parser.add_argument(
+        "--arch", default="dcgan", help="dcgan (against the plain loop), or stylegan_lite, ..."
+    )
+    parser.add_argument(
+        "--variants",
+        default="plain,ganzoo",
+        help=f"comma list of plain and ganzoo variants: {', '.join(VARIANTS)}",
+    )
     parser.add_argument("--no-record", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in names if v != "plain" and v not in VARIANTS]
+    if unknown or ("plain" in names and args.arch != "dcgan"):
+        parser.error(f"variants: plain (dcgan only) or {', '.join(VARIANTS)}; got {unknown}")
     data = load_dataset("digits", 64, args.channels)
-    plain, ours = [], []
-    for i in range(args.repeats):  # alternate, so drift in machine load hits both
-        for name in ("plain", "ganzoo") if i % 2 == 0 else ("ganzoo", "plain"):
+    results: dict[str, list[float]] = {n: [] for n in names}
+    notes: dict[str, str] = {}
+    for i in range(args.repeats):  # alternate, so drift in machine load hits every loop
+        for name in names if i % 2 == 0 else names[::-1]:
             if name == "plain":
-                plain.append(
-                    plain_loop(data.images, args.steps, args.warmup, args.batch_size, device)
-                )
+                rate = plain_loop(data.images, args.steps, args.warmup, args.batch_size, device)
             else:
-                ours.append(ganzoo_loop(data, args.steps, args.warmup, args.batch_size, device))
-            print(
-                f"run {i}: {name:6s} {(plain if name == 'plain' else ours)[-1]:8.1f} img/s",
-                flush=True,
-            )
-    p, g = statistics.median(plain), statistics.median(ours)
-    print(
-        f"plain PyTorch loop: {p:.1f} img/s\nganzoo trainer:     {g:.1f} img/s\n"
-        f"ratio ganzoo/plain: {g / p:.3f}"
-    )
+                rate = ganzoo_loop(
+                    data, args.steps, args.warmup, args.batch_size, device, name, args.arch
+                )
+                notes[name] = ganzoo_loop.note
+            results[name].append(rate)
+            whole = f" (whole fit {ganzoo_loop.seconds:.1f} s)" if name != "plain" else ""
+            print(f"run {i}: {name:8s} {rate:10.1f} img/s{whole}", flush=True)
+    med = {n: statistics.median(v) for n, v in results.items()}
+    base = "plain" if "plain" in med else names[0]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    for n in names:
+        extra = f"  ({notes[n]})" if n in notes else ""
+        print(f"{n:8s} {med[n]:10.1f} img/s  ratio to {base}: {med[n] / med[base]:.3f}{extra}")
+    print(f"load average: {load}")
     if not args.no_record:
         from _results import append
 
+        rows = [
+            f"| {n} | {med[n]:.1f} | {med[n] / med[base]:.3f} | "
+            f"{', '.join(f'{x:.1f}' for x in results[n])} | {notes.get(n, '')} |"
+            for n in names
+        ]
         append(
-            f"DCGAN training speed, {device.type}",
+            f"{args.arch} training speed, {device.type}",
             [
-                f"DCGAN 64×64×{args.channels}, latent 100, widths 64, batch {args.batch_size}, "
-                f"Adam 2e-4/0.5, BCE; {args.steps} timed steps after {args.warmup} warm-up steps, "
-                f"median of {args.repeats} alternating runs each.",
+                f"{args.arch} 64×64×{args.channels}, batch {args.batch_size}, {args.threads} CPU "
+                f"thread(s); {args.steps} timed steps after {args.warmup} warm-up steps, median "
+                f"of {args.repeats} alternating runs each; load average {load}.",
                 "",
-                "| loop | img/s (median) | all runs |",
-                "|---|---|---|",
-                f"| plain PyTorch (examples/dcgan style) | {p:.1f} | "
-                f"{', '.join(f'{x:.1f}' for x in plain)} |",
-                f"| ganzoo AdversarialTrainer | {g:.1f} | {', '.join(f'{x:.1f}' for x in ours)} |",
-                f"| **ratio ganzoo / plain** | **{g / p:.3f}** | |",
+                f"| loop | img/s (median) | ratio to {base} | all runs | step |",
+                "|---|---|---|---|---|",
+                *rows,
             ],
         )
 

@@ -17,12 +17,34 @@ from pathlib import Path
 from typing import Any
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to the disk.
+
+    A rename is only as durable as what it renames: after a power loss, a file renamed before
+    its data reached the disk can come back empty under its final name. Folders are flushed
+    where the platform allows opening them (not on Windows)."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if path.is_dir() else os.O_RDONLY
+    try:
+        fd = os.open(path, flags)
+    except (IsADirectoryError, PermissionError):  # a folder on Windows: nothing to flush
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half."""
+    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half
+    (also after a power loss: the new text is on the disk before the rename)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_path(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -157,6 +157,11 @@ class GANModel(ZooModel):
     """
 
     kind: ClassVar[str] = GAN
+    #: Why this model's training step cannot be captured in a CUDA graph (host-side work in
+    #: a forward, shapes that change per call), or None: it can. The trainer prints the reason
+    #: when it trains the model eagerly on CUDA; the conformance kit's ``capture`` check
+    #: verifies the claim either way.
+    capture_blocker: ClassVar[str | None] = None
 
     def __init__(
         self, generator: nn.Module, discriminator: nn.Module, *, num_classes: int = 0
@@ -376,6 +381,7 @@ class GANModel(ZooModel):
         z: Tensor | None = None,
         batch_size: int = 256,
         labels: Any = None,
+        amp: bool | None = None,
         **generator_kwargs: Any,
     ) -> Tensor:
         """``n`` images in ``[-1, 1]`` (N×C×H×W) from the EMA generator when there is one.
@@ -386,6 +392,10 @@ class GANModel(ZooModel):
         ``generator_kwargs`` reach the generator's forward (StyleGAN's ``truncation``, for
         instance). More keyword-only arguments may be added in plugin API 1.x; an override
         must accept ``**kwargs`` it does not know.
+
+        On CUDA the generator runs in batches of ``batch_size`` under bf16 autocast (``amp``
+        None or True; ``amp=False`` for float32); on the CPU it always runs in float32, so
+        CPU samples do not change. The images come back as float32 either way.
         """
         self.check_generator_kwargs(generator_kwargs, ema)
         if z is not None:
@@ -399,7 +409,9 @@ class GANModel(ZooModel):
         devices = [self.device] if self.device.type == "cuda" else []
         # Any randomness inside G (StyleGAN's noise inputs) is seeded too, without disturbing
         # the caller's random state.
-        with torch.random.fork_rng(devices=devices), eval_mode(net):
+        bf16 = self.device.type == "cuda" and amp is not False
+        precision = torch.autocast("cuda", torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with torch.random.fork_rng(devices=devices), eval_mode(net), precision:
             if seed is not None:
                 torch.manual_seed(seed)
             if z is None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GanzooError, WeightsError
-from .jsonlines import MetricsFile, write_text_atomic
+from .jsonlines import MetricsFile, fsync_path, write_text_atomic
 
 RUN_FORMAT = "ganzoo-run"
 CONFIG = "config.json"
@@ -228,8 +228,13 @@ class RunDir:
         """Rename a complete temporary folder into place and point ``latest`` at it.
 
         A checkpoint of the same step is replaced only once the new one is complete; a crash in
-        between leaves ``.old-step-N-PID``, which :meth:`clean_leftovers` puts back.
+        between leaves ``.old-step-N-PID``, which :meth:`clean_leftovers` puts back. Every file
+        is flushed to the disk before the rename, so a power loss cannot leave a checkpoint
+        that ``latest`` names with empty or partial files in it.
         """
+        for item in sorted(tmp.rglob("*")):
+            fsync_path(item)
+        fsync_path(tmp)
         final = self.checkpoint_path(step)
         if final.exists():
             old = self.checkpoints_path / f"{OLD_PREFIX}{step_name(step)}-{os.getpid()}"

@@ -143,6 +143,8 @@ def test_small_data_goes_to_the_device_whole_and_large_data_through_the_loader(f
     assert open_feed(store, options, World.single(), "cpu", 0).describe() == "on the device"
     monkeypatch.setattr(feed_module, "CPU_BUDGET", store.nbytes - 1)  # one byte over budget
     chosen = open_feed(store, options, World.single(), "cpu", 0)
-    assert chosen.describe() == "loader, in process"
+    # the run's data line says why the data is not on the device, and how to force it
+    assert chosen.describe().startswith("loader, in process (the dataset's 0 MiB exceed")
+    assert chosen.describe().endswith("data_on_device=true forces it)")
     chosen.close()
     assert np.asarray(store.labels).dtype == np.int64

@@ -316,3 +316,27 @@ def test_a_hung_rank_fails_the_job_after_the_timeout_with_a_clear_error(tmp_path
     )
     assert "step-000002" in done.stderr and "--resume" in done.stderr
     assert_checkpoint_intact(out, resume=False)
+
+
+@pytest.mark.slow
+def test_a_rollback_under_torchrun_moves_every_rank_back_together(tmp_path):
+    """Losses that explode (``--on-diverge rollback``) are seen by every rank at once (they are
+    averaged over ranks), so all ranks roll back to the same checkpoint, halve the same learning
+    rates and finish; rank 0 alone records each rollback."""
+    out = tmp_path / "run"
+    args = ["-m", "ganzoo", "train", "dcgan", *TINY_CLI, "--steps", "30"]
+    args += ["--lr-g", "2000", "--lr-d", "2000", "--on-diverge", "rollback"]
+    args += ["--set", "rollback_tries=12", "--checkpoint-every", "2", "--set", "log_every=2"]
+    done = torchrun(*args, "--out", out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = [json.loads(ln) for ln in (out / "metrics.jsonl").open()]
+    rollbacks = [r for r in records if r.get("event") == "rollback"]
+    assert rollbacks and len({r["message"] for r in rollbacks}) == len(rollbacks)
+    saved = json.loads((out / "config.json").read_text())["train"]
+    assert saved["lr_g"] == saved["lr_d"] == pytest.approx(2000 / 2 ** len(rollbacks))
+    steps = [r["step"] for r in records if "d_loss" in r]
+    assert steps == list(range(2, 31, 2))  # each logged once, by rank 0, up to the end
+    state = tensors(out, 30)
+    assert all(torch.isfinite(t).all() for k, t in state.items() if t.is_floating_point())
+    trainer = json.loads((out / "checkpoints/step-000030/trainer.json").read_text())
+    assert trainer["optimizers"]["g"]["param_groups"][0]["lr"] == pytest.approx(saved["lr_g"])

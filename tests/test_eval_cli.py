@@ -153,12 +153,29 @@ def test_eval_real_needs_no_model(thumbs, tmp_path):
     assert report["image_size"] == [1, 32, 32]
 
 
+def test_eval_max_real_scores_a_seeded_sample_of_the_real_images(thumbs, tmp_path):
+    """A dataset too large to decode whole is scored against a fixed sample of it: the same
+    images every time, so two evaluations compare."""
+    reports = []
+    for i in range(2):
+        path = tmp_path / f"floor{i}.json"
+        args = ["eval", "--real", "--data", "digits", "--features", thumbs, "--max-real", "300"]
+        result = CliRunner().invoke(cli, [*args, "--json", str(path)])
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(path.read_text()))
+    protocol = reports[0]["protocol"]
+    assert protocol["n_reference"] + protocol["n_held_out"] == 300
+    assert protocol["n_held_out"] == 100 and reports[0]["floor"]["n"] == 100
+    assert reports[0]["floor"] == reports[1]["floor"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["eval"], "either SOURCE"),
         (["eval", "--real", "--features", "nosuch"], "unknown feature extractor 'nosuch'"),
         (["eval", "no/such-dir-or-repo-here", "--real"], "either SOURCE"),
+        (["eval", "--real", "--max-real", "-1"], "--max-real"),
     ],
 )
 def test_eval_usage_errors(args, message):

@@ -52,6 +52,39 @@ def test_a_checkpoint_with_an_infinite_batchnorm_statistic_is_never_written(tmp_
     assert not list((run / "checkpoints").glob(".tmp-*"))
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name fds")
+def test_every_checkpoint_file_reaches_the_disk_before_the_checkpoint_is_named(
+    tmp_path, tiny_dcgan, monkeypatch
+):
+    """A power loss after the rename must not leave ``latest`` naming empty files: each file
+    (and the folder) is fsync'd before the temporary folder is renamed into place."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_rename = os.fsync, Path.rename
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(self: Path, target):
+        events.append(("rename", str(self)))
+        return real_rename(self, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Path, "rename", rename)
+    run = tmp_path / "run"
+    opts = {"g": torch.optim.Adam(tiny_dcgan.generator.parameters())}
+    final = save_checkpoint(run, 1, tiny_dcgan, opts, {})
+    monkeypatch.undo()
+    renamed = next(i for i, (kind, p) in enumerate(events) if kind == "rename" and ".tmp-" in p)
+    tmp = events[renamed][1]
+    flushed = {p for kind, p in events[:renamed] if kind == "fsync"}
+    files = [p.relative_to(final) for p in final.rglob("*")]
+    assert files and all(f"{tmp}/{f}" in flushed for f in files), (files, flushed)
+    assert tmp in flushed
+    # the pointer too: its new text is on the disk before it replaces the old one
+    assert any(kind == "fsync" and ".latest.tmp-" in p for kind, p in events[renamed:])
+
+
 def test_a_diverged_run_names_only_a_finite_checkpoint(tmp_path):
     run = tmp_path / "run"
     # lr 1e8: D's BatchNorm running_var overflows at step 4 while every loss is still finite

@@ -121,6 +121,12 @@ def train_cmd(
 
     With no --data the architecture's default dataset is used (digits for the GANs): the
     1,797 handwritten digits that ship with scikit-learn, so this works offline.
+
+    On CUDA the fast path is on: bf16 autocast, channels_last, fused Adam, the dataset on
+    the GPU as uint8 when it fits, and the whole step replayed from CUDA graphs (a model that
+    cannot be captured trains eagerly, with one line saying why). Turn a part off with
+    --set amp=false, channels_last=false, fused_adam=false, data_on_device=false or
+    cuda_graphs=false; --set compile=true opts into torch.compile.
     """
     from ..config import load_toml, parse_assignments
     from ..rundir import RunDir

@@ -308,7 +308,9 @@ def open_feed(data: Any, options: Any, world: Any, device: Any, start: int) -> F
     device = torch.device(device)
     per_step = options.batch_size * options.d_steps
     local = world.local_batch(options.batch_size)
-    channels_last = device.type == "cuda" and bool(options.channels_last)
+    from ..training.graphs import channels_last_on
+
+    channels_last = channels_last_on(options, device)
     flip = bool(getattr(options, "data_flip", False))
     if isinstance(data, ImageStream):
         return StreamFeed(
@@ -328,8 +330,14 @@ def open_feed(data: Any, options: Any, world: Any, device: Any, start: int) -> F
             f"cannot train from {type(data).__name__}: give an ImageSet or ImageStore"
         )
     on_device = getattr(options, "data_on_device", None)
+    too_big = ""
     if on_device is None:
         on_device = data.nbytes <= device_budget(device)
+        if not on_device:  # said in the run's data line, so a slower feed is not a mystery
+            too_big = (
+                f" (the dataset's {data.nbytes / 2**20:,.0f} MiB exceed the on-device budget "
+                f"of {device_budget(device) / 2**20:,.0f} MiB; data_on_device=true forces it)"
+            )
     if on_device:
         images = torch.from_numpy(data.load_all()).to(device)
         labels = torch.from_numpy(data.labels).to(device) if data.labels is not None else None
@@ -340,7 +348,9 @@ def open_feed(data: Any, options: Any, world: Any, device: Any, start: int) -> F
     order = EpochOrder(data.count, per_step, options.seed, flip, "cpu")
     batches = StepBatches(data, order, world.shard, options.d_steps)
     workers = resolve_workers(getattr(options, "data_workers", None), device)
-    return LoaderFeed(batches, start, options.steps, workers, device, channels_last)
+    feed = LoaderFeed(batches, start, options.steps, workers, device, channels_last)
+    feed.kind += too_big
+    return feed
 
 
 def dataset_size(data: Any) -> int | None:

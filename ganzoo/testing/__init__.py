@@ -14,9 +14,11 @@ or, without writing a test, from any project where ganzoo is installed::
 The checks, in order (:data:`CHECKS`): ``spec`` (the declaration is coherent), ``registration``
 (a fresh process registers the model without importing torch), ``build``, ``forward``,
 ``backward``, ``sample`` (same seed, same images), ``save_load`` (``save_pretrained`` then
-``from_pretrained`` gives identical outputs), ``train`` (three steps through the shared trainer)
-and ``info`` (``ganzoo info`` and ``ganzoo list`` render). Models that are not GANs get the
-checks that apply to them (spec, registration, build, save_load, info).
+``from_pretrained`` gives identical outputs), ``train`` (three steps through the shared trainer),
+``capture`` (on CUDA the step replays from a CUDA graph, or the model declares
+``capture_blocker``; skipped without CUDA) and ``info`` (``ganzoo info`` and ``ganzoo list``
+render). Models that are not GANs get the checks that apply to them (spec, registration,
+build, save_load, info).
 
 The model is built from its ``tiny`` preset when it declares one, then ``**overrides``. Nothing
 in this package imports torch until a check runs: the pytest plugin is loaded by every pytest

@@ -22,6 +22,11 @@ CHECKS: dict[str, tuple[str, bool]] = {
         False,
     ),
     "train": ("three steps through the shared trainer update both networks", True),
+    "capture": (
+        "on CUDA the training step replays from a CUDA graph, or the model declares "
+        "capture_blocker (skipped without CUDA)",
+        True,
+    ),
     "info": ("`ganzoo info NAME` and `ganzoo list` render the model", False),
 }
 

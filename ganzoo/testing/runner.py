@@ -31,7 +31,7 @@ from .report import (
 #: the preset the kit builds from when a model declares it (a few pixels, narrow layers)
 TINY_PRESET = "tiny"
 #: checks that need the built model; they are not run when ``build`` fails
-NEEDS_MODEL = {"forward", "backward", "sample", "save_load", "train"}
+NEEDS_MODEL = {"forward", "backward", "sample", "save_load", "train", "capture"}
 
 
 class Subject:
@@ -137,7 +137,7 @@ class Subject:
 
 
 def _check_functions() -> dict[str, Callable[[Subject], None]]:
-    from . import checks, gan_checks
+    from . import capture, checks, gan_checks
 
     return {
         "spec": checks.check_spec,
@@ -148,6 +148,7 @@ def _check_functions() -> dict[str, Callable[[Subject], None]]:
         "sample": gan_checks.check_sample,
         "save_load": checks.check_save_load,
         "train": gan_checks.check_train,
+        "capture": capture.check_capture,
         "info": checks.check_info,
     }
 

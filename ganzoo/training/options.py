@@ -50,7 +50,20 @@ class TrainOptions:
     seed: int = param(0, "seed of weights, latents and batches")
     device: str = param("auto", "cpu, cuda, cuda:N or auto (CUDA when available)")
     amp: bool = param(True, "bf16 autocast on CUDA (ignored on CPU)")
-    channels_last: bool = param(True, "channels_last memory format on CUDA (ignored on CPU)")
+    channels_last: bool = param(True, "channels_last memory format on CUDA")
+    channels_last_cpu: bool = param(
+        False,
+        "channels_last on the CPU too: faster there (benchmarks/RESULTS.md), but results are "
+        "not bit-identical to the default NCHW runs (the published weights' recipes)",
+    )
+    # -- the CUDA fast path (ganzoo.training.graphs); each part can be switched off ------------
+    fused_adam: bool = param(True, "fused Adam kernels on CUDA (ignored on CPU: results unchanged)")
+    cuda_graphs: bool = param(
+        True, "capture the whole step in CUDA graphs and replay it (CUDA; else eager, said why)"
+    )
+    compile: bool = param(
+        False, "torch.compile G and D (opt-in; the step is then not captured in CUDA graphs)"
+    )
     sync_batchnorm: bool = param(False, "convert BatchNorm to SyncBatchNorm under torchrun")
     progress: bool = param(True, "show a progress bar")
     label_dist: str = param(

@@ -105,8 +105,8 @@ def train_step(
     DistributedDataParallel and D in :class:`ganzoo.training.distributed.AveragedGradients`,
     whose ``average_gradients`` is called between D's backward and its optimiser step.
     """
-    G = g_model or model.generator
-    D_net = d_model or model.discriminator
+    G = g_model if g_model is not None else model.generator  # (a compiled module has no bool)
+    D_net = d_model if d_model is not None else model.discriminator
     conditional = fake_labels is not None
 
     def D(images: Any, labels: Tensor | None) -> Tensor:

@@ -12,7 +12,6 @@ documented extension points (``prepare_real``, ``final_image``, ``sample_latent`
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
@@ -36,11 +35,19 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .distributed import World
-from .ema import refresh_ema_statistics, update_ema
+from .ema import refresh_ema_statistics
+from .graphs import (
+    adopt_adam_flags,
+    autocast_for,
+    build_optimizers,
+    channels_last_on,
+    compile_networks,
+    make_runner,
+)
 from .health import HealthMonitor, say_through
 from .options import TrainOptions
 from .schedule import ModelSchedule, resume_step, sync_optimizer
-from .step import StepConfig, train_step
+from .step import StepConfig
 
 
 class TrainingDiverged(GanzooError):
@@ -96,15 +103,9 @@ class AdversarialTrainer:
             model.enable_ema()
         loss = get_registry().losses.get(options.loss)
         gp_weight = options.gp_weight if options.gp_weight is not None else loss.gradient_penalty
-        on_cuda = dev.type == "cuda"
-        if on_cuda and options.channels_last:
+        if channels_last_on(options, dev):
             model.to(memory_format=torch.channels_last)
-        g_model, d_model = world.wrap(model, options)
-        autocast = (
-            (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
-            if (on_cuda and options.amp)
-            else contextlib.nullcontext
-        )
+        g_model, d_model = compile_networks(*world.wrap(model, options), options)
         cfg = StepConfig(
             loss,
             options.d_steps,
@@ -113,19 +114,14 @@ class AdversarialTrainer:
             options.r1_every,
             options.g_reg_every,
             options.d_skip_below,
-            autocast,
+            autocast_for(options, dev),  # bf16 on CUDA unless amp=false
         )
         cfg.augment = build_augmenter(options, dev, options.batch_size)  # p moves per global batch
         # a model with a training schedule (progressive growing) takes the shape of the step
         # this process starts at before its parameters meet an optimiser (ganzoo.training.schedule)
         schedule = ModelSchedule(model, options, dataset_size(data), world)
         schedule.begin(resume_step(run_dir) if resume and schedule.active else 0)
-        opt_g = torch.optim.Adam(
-            model.generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g)
-        )
-        opt_d = torch.optim.Adam(
-            model.discriminator.parameters(), lr=options.lr_d, betas=tuple(options.betas_d)
-        )
+        opt_g, opt_d = build_optimizers(model, options, dev)  # fused on CUDA (graphs.py)
         # One latent stream shared by every rank: each draws the global batch and keeps its
         # slice (world.shard), so N processes see exactly the batches one process would; the
         # real images are chosen the same way, from (seed, step) (ganzoo.data.feed).
@@ -144,6 +140,7 @@ class AdversarialTrainer:
             if cfg.augment is not None:
                 cfg.augment.load_state(point.state)
             set_learning_rates(opt_g, opt_d, options)  # a rollback halves them
+            adopt_adam_flags((opt_g, opt_d), options, dev)  # this device's Adam, not the saved
         # metrics.jsonl and the trackers of --log (ganzoo.tracking): every record goes through it
         log = open_tracker(
             run_dir, options.loggers, resume_step=start if resume else None, enabled=world.is_main
@@ -177,6 +174,12 @@ class AdversarialTrainer:
             run_dir,
         )
         cfg.observe = health.observe if health.enabled else None
+        # the step (G, D, EMA, health statistics), replayed from CUDA graphs where it can be
+        self.step_runner = run_step = make_runner(
+            model, opt_g, opt_d, cfg, options, dev, g_model=g_model, d_model=d_model,
+            health=health, distributed=world.distributed, scheduled=schedule.active,
+            say=say_through(bar, world.is_main and options.progress),
+        )  # fmt: skip
         if resume:
             health.load_state(point.state)
         if resume and not world.distributed:
@@ -185,6 +188,7 @@ class AdversarialTrainer:
             health.note(note)
         acc: dict[str, torch.Tensor] = {}
         acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
+        acc_images = 0  # images trained since the last flush (a schedule may cut the batch)
         final: dict[str, float] = {}
 
         def diverged(what: str, first: int, last: int) -> TrainingDiverged:
@@ -197,14 +201,14 @@ class AdversarialTrainer:
             )
 
         def flush(step_done: int) -> dict[str, float]:
-            nonlocal acc, acc_steps, t_last
+            nonlocal acc, acc_steps, acc_images, t_last
             if not acc_steps:
                 return {}
             keys = list(acc)
             sums = torch.stack([acc[k].float() for k in keys]).tolist()  # one host sync
             values = {k: s / acc_steps for k, s in zip(keys, sums, strict=True)}
             now = time.perf_counter()
-            values["img_per_s"] = acc_steps * options.batch_size / max(now - t_last, 1e-9)
+            values["img_per_s"] = acc_images / max(now - t_last, 1e-9)
             values = world.reduce_mean(values)
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad:
@@ -218,7 +222,7 @@ class AdversarialTrainer:
                 g=f"{values['g_loss']:.3f}",
                 img_s=f"{values['img_per_s']:.0f}",
             )
-            acc, acc_steps, t_last = {}, 0, now
+            acc, acc_steps, acc_images, t_last = {}, 0, 0, now
             return values
 
         def checkpoint(step_done: int) -> None:
@@ -279,19 +283,12 @@ class AdversarialTrainer:
                         )
                     )
                 real, real_y, z, fake_y = schedule.trim(real, real_y, z, fake_y)
-                stats = train_step(
-                    model, real, z, opt_g, opt_d, cfg, step, g_model, d_model, real_y, fake_y
-                )
+                stats = run_step(step, real, z, real_y, fake_y)  # with the EMA and health's
                 stats.update(schedule.metrics(dev))
-                if model.generator_ema is not None:
-                    decay = options.ema_decay if step >= options.ema_start else 0.0
-                    update_ema(model.generator_ema, model.generator, decay)
-                stats.update(health.step_stats(real))
-                if cfg.augment is not None:
-                    stats.update(cfg.augment.stats())
                 for k, v in stats.items():
                     acc[k] = acc[k] + v if k in acc else v.clone()
                 acc_steps += 1
+                acc_images += len(z) * world.world_size  # G's batch: the phase's, all ranks
                 done = step + 1
                 refresh_ema_statistics(model, options, done, stop.requested)
                 if done % options.log_every == 0:

@@ -87,6 +87,9 @@ class GatysConfig(ganzoo.ModelConfig):
     lr: float | None = param(None, "learning rate; None: 1.0 for L-BFGS, 0.02 for Adam")
     adam_beta1: float = param(0.9, "Adam's beta1 (the lesson uses 0.99)")
     adam_eps: float = param(1e-8, "Adam's epsilon (the lesson uses 0.1)")
+    cuda_graphs: bool = param(
+        True, "on CUDA, replay each evaluation (Adam: and its step) from a CUDA graph"
+    )
     init: str = param(
         "content",
         "initial image",

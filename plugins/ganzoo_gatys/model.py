@@ -231,6 +231,7 @@ class GatysModel(StyleTransferModel):
                     adam_beta1=cfg.adam_beta1,
                     adam_eps=cfg.adam_eps,
                     tracker=tracker,
+                    graphs=cfg.cuda_graphs and dev.type == "cuda",
                 )
         finally:
             tracker.close()

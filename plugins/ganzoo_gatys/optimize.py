@@ -101,9 +101,18 @@ def optimise(
     adam_beta1: float = 0.9,
     adam_eps: float = 1e-8,
     tracker: Tracker,
+    graphs: bool = False,
 ) -> Tensor:
     """Minimise ``objective`` over the pixels of ``image`` (1×3×H×W in [0, 1]) for ``steps``
-    evaluations; returns the optimised image, detached, in [0, 1]."""
+    evaluations; returns the optimised image, detached, in [0, 1].
+
+    ``graphs``: run each evaluation (with Adam: and its step) from static tensors through
+    :class:`ganzoo.training.graphed.GraphedCall`, captured in a CUDA graph and replayed when
+    the image is on CUDA (eager on the CPU, with the same results as without)."""
+    if graphs:
+        return _optimise_static(
+            image, net, objective, steps, optimizer, lr, adam_beta1, adam_eps, tracker
+        )
     # The parameter is stored N×H×W×C and contiguous (L-BFGS flattens it with .view); its
     # N×C×H×W permutation is a free channels-last view, the layout the backbone runs fastest in.
     param = image.detach().permute(0, 2, 3, 1).contiguous().requires_grad_(True)
@@ -138,6 +147,77 @@ def optimise(
             opt.zero_grad(set_to_none=True)
             evaluate()
             opt.step()
+    with torch.no_grad():
+        param.clamp_(0, 1)
+    return param.detach().permute(0, 3, 1, 2)
+
+
+def _optimise_static(
+    image: Tensor,
+    net: FeatureNet,
+    objective: Objective,
+    steps: int,
+    optimizer: str,
+    lr: float | None,
+    adam_beta1: float,
+    adam_eps: float,
+    tracker: Tracker,
+) -> Tensor:
+    """:func:`optimise` with every evaluation a :class:`GraphedCall` on fixed tensors: the
+    losses are copied out for the tracker after each call (a replay overwrites them)."""
+    import sys
+
+    from ganzoo.training.graphed import GraphedCall
+
+    param = image.detach().permute(0, 2, 3, 1).contiguous().requires_grad_(True)
+    capture = param.is_cuda
+
+    def evaluate() -> tuple[Tensor, Tensor]:
+        with torch.no_grad():
+            param.clamp_(0, 1)
+        x = param.permute(0, 3, 1, 2)
+        total, parts = objective(x, net(x))
+        total.backward()
+        return total.detach(), parts.detach()
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    def record() -> Tensor:
+        total, parts = call()
+        tracker.record(total.clone(), parts.clone(), param.permute(0, 3, 1, 2))
+        return total.clone()
+
+    if optimizer == "lbfgs":
+        opt = torch.optim.LBFGS([param], lr=lr or 1.0, max_iter=LBFGS_CHUNK, history_size=100)
+
+        def lbfgs_eval() -> tuple[Tensor, Tensor]:
+            opt.zero_grad(set_to_none=False)
+            return evaluate()
+
+        call = GraphedCall(lbfgs_eval, capture, say=say)
+        done = 0
+        while done < steps:
+            chunk = min(LBFGS_CHUNK, steps - done)
+            opt.param_groups[0]["max_iter"] = chunk
+            opt.param_groups[0]["max_eval"] = chunk * 5 // 4  # torch's default ratio
+            before = tracker.step
+            opt.step(record)
+            done += max(1, tracker.step - before)
+    else:
+        opt = torch.optim.Adam(
+            [param], lr=lr or 0.02, betas=(adam_beta1, 0.999), eps=adam_eps, capturable=capture
+        )
+
+        def adam_step() -> tuple[Tensor, Tensor]:
+            opt.zero_grad(set_to_none=True)
+            out = evaluate()
+            opt.step()
+            return out
+
+        call = GraphedCall(adam_step, capture, say=say)
+        for _ in range(steps):
+            record()
     with torch.no_grad():
         param.clamp_(0, 1)
     return param.detach().permute(0, 3, 1, 2)

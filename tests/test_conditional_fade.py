@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 import ganzoo
 from ganzoo.training import run
 from ganzoo.training.checkpoint import latest_checkpoint
+from ganzoo.training.distributed import World
 
 TINY_SG = {"image_size": 16, "latent_dim": 16, "w_dim": 16, "mapping_layers": 2,
            "g_channel_base": 128, "d_channel_base": 128, "max_width": 16}  # fmt: skip
@@ -69,3 +71,28 @@ def test_conditional_from_the_first_step_has_no_schedule():
     plain = ganzoo.create_model("stylegan_lite", **TINY_SG)
     assert plain.training_schedule(0, ScheduleContext(4, 100)) is None
     assert not any("cond_weight" in k for k in plain.generator.state_dict())
+
+
+def test_the_fade_is_an_in_place_schedule_that_cuda_graphs_and_torchrun_can_follow():
+    """The fade only fills buffers, so the fast path captures it (graphs read the buffers at
+    their addresses) and torchrun may train it; ProGAN, which grows, stays eager."""
+    from ganzoo.training.graphs import capture_blocker
+    from ganzoo.training.options import TrainOptions
+    from ganzoo.training.schedule import ModelSchedule
+
+    gpu, opts = torch.device("cuda"), TrainOptions(batch_size=4)
+    kw = {"distributed": False, "scheduled": True}
+    cond = ganzoo.create_model("stylegan_lite", conditional=True, num_classes=3, **TINY_SG)
+    assert type(cond).schedule_in_place and capture_blocker(cond, opts, gpu, **kw) is None
+    grows = ganzoo.create_model("progan", preset="tiny")
+    assert "training schedule" in capture_blocker(grows, opts, gpu, **kw)
+
+    class CutsTheBatch(type(cond)):  # declares in place, yet asks for a smaller batch
+        def training_schedule(self, step, context):
+            from ganzoo.training.schedule import TrainingPhase
+
+            return TrainingPhase("half", batch_size=context.batch_size // 2)
+
+    liar = CutsTheBatch(cond.generator, cond.discriminator, num_classes=3)
+    with pytest.raises(ganzoo.ConfigError, match="schedule_in_place"):
+        ModelSchedule(liar, opts, 100, World()).begin(0)

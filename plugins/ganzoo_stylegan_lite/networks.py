@@ -289,6 +289,9 @@ class StyleGANModel(GANModel):
         self.cond_start_images = cond_start_images
         self.cond_fade_images = cond_fade_images
 
+    #: the class fade-in only fills the cond_weight buffers; every parameter trains every step
+    schedule_in_place = True
+
     def training_schedule(self, step: int, context: Any) -> Any:
         """A conditional model's class fade-in (:mod:`ganzoo_stylegan_lite.conditioning`): λ for
         ``step``, logged as ``cond_weight``; None (no schedule) for an unconditional model or

@@ -214,7 +214,7 @@ class AdversarialTrainer:
                 book.add(stats, len(z) * world.world_size)  # G's batch: the phase's, all ranks
                 done = step + 1
                 due = due_at(options, done)
-                refresh_ema_statistics(model, options, done, stop.requested)
+                refresh_ema_statistics(model, options, done, stop.requested, due=due)
                 if done % options.log_every == 0:
                     final = book.flush(done) or final
                 if due.sample:

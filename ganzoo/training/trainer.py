@@ -32,6 +32,7 @@ from .graphs import (
     adopt_adam_flags,
     autocast_for,
     build_optimizers,
+    capture_blocker,
     channels_last_on,
     compile_networks,
     make_runner,
@@ -113,7 +114,12 @@ class AdversarialTrainer:
         # this process starts at before its parameters meet an optimiser (ganzoo.training.schedule)
         schedule = ModelSchedule(model, options, dataset_size(data), world)
         schedule.begin(resume_step(run_dir) if resume and schedule.active else 0)
-        opt_g, opt_d = build_optimizers(model, options, dev)  # fused on CUDA (graphs.py)
+        # capturable Adam only for a step that will be captured (an eager one keeps plain Adam)
+        blocker = capture_blocker(
+            model, options, dev, distributed=world.distributed, scheduled=schedule.active
+        )
+        captured = blocker is None
+        opt_g, opt_d = build_optimizers(model, options, dev, captured)  # fused on CUDA (graphs.py)
         # One latent stream shared by every rank: each draws the global batch and keeps its
         # slice (world.shard), so N processes see exactly the batches one process would; the
         # real images are chosen the same way, from (seed, step) (ganzoo.data.feed).
@@ -132,7 +138,7 @@ class AdversarialTrainer:
             if cfg.augment is not None:
                 cfg.augment.load_state(point.state)
             set_learning_rates(opt_g, opt_d, options)  # a rollback halves them
-            adopt_adam_flags((opt_g, opt_d), options, dev)  # this device's Adam, not the saved
+            adopt_adam_flags((opt_g, opt_d), options, dev, captured)  # this device's, not saved
         # metrics.jsonl and the trackers of --log (ganzoo.tracking): every record goes through it
         log = open_tracker(
             run_dir, options.loggers, resume_step=start if resume else None, enabled=world.is_main

@@ -163,6 +163,11 @@ class GANModel(ZooModel):
     #: when it trains the model eagerly on CUDA; the conformance kit's ``capture`` check
     #: verifies the claim either way.
     capture_blocker: ClassVar[str | None] = None
+    #: True when :meth:`training_schedule` only rewrites buffers in place (a fade-in weight)
+    #: and every step trains every parameter on the run's whole batch: torchrun and the CUDA
+    #: fast path can then follow the schedule. A model that grows (ProGAN) leaves it False and
+    #: trains in one process, eagerly.
+    schedule_in_place: ClassVar[bool] = False
 
     def __init__(
         self, generator: nn.Module, discriminator: nn.Module, *, num_classes: int = 0

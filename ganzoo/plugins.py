@@ -31,7 +31,7 @@ from .registry import Registrar, Registry
 ENTRY_POINT_GROUP = "ganzoo"
 #: The plugin API this ganzoo offers. A plugin may declare ``GANZOO_API = ">=1,<2"`` (a PEP 440
 #: specifier) in its module; a plugin whose range excludes this version is not loaded.
-PLUGIN_API_VERSION = "1.3"
+PLUGIN_API_VERSION = "1.4"
 #: The core registers its own losses, datasets, trainers and commands as a plugin of this name.
 CORE_PLUGIN = "ganzoo"
 #: The distribution of ganzoo's own (built-in) plugins; they win every name clash.

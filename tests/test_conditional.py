@@ -240,7 +240,7 @@ def test_conditional_stylegan_lite_takes_labels_in_every_term():
     assert not torch.equal(before, model.generator.mapping_net.embed.weight)
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "stylegan_lite"])
+@pytest.mark.parametrize("arch", ["dcgan", "stylegan_lite", "msggan"])
 def test_the_conformance_kit_checks_conditional_models(arch, tmp_path):
     from ganzoo.testing import check_model
 

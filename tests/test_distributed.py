@@ -340,3 +340,23 @@ def test_a_rollback_under_torchrun_moves_every_rank_back_together(tmp_path):
     assert all(torch.isfinite(t).all() for k, t in state.items() if t.is_floating_point())
     trainer = json.loads((out / "checkpoints/step-000030/trainer.json").read_text())
     assert trainer["optimizers"]["g"]["param_groups"][0]["lr"] == pytest.approx(saved["lr_g"])
+
+
+@pytest.mark.slow
+def test_conditional_stylegan_lite_fades_the_class_in_under_torchrun(tmp_path):
+    """A schedule that only fills buffers (GANModel.schedule_in_place) trains under torchrun:
+    every rank sets the same class weight for the step, and the run goes through the fade."""
+    out = tmp_path / "run"
+    tiny = {"image_size": 16, "latent_dim": 16, "w_dim": 16, "mapping_layers": 2,
+            "g_channel_base": 128, "d_channel_base": 128, "max_width": 16,
+            "conditional": "true", "cond_start_images": 16, "cond_fade_images": 16,
+            "log_every": 1}  # fmt: skip
+    sets = [a for k, v in tiny.items() for a in ("--set", f"{k}={v}")]
+    args = ["-m", "ganzoo", "train", "stylegan_lite", *sets, "--batch-size", "8", "--steps", "5"]
+    done = torchrun(*args, "--quiet", "--out", out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    weights = [json.loads(ln).get("cond_weight") for ln in (out / "metrics.jsonl").open()]
+    weights = [w for w in weights if w is not None]
+    assert weights[0] == 0.0 and weights[-1] == 1.0 and len(weights) == 5
+    g = load_file(str(out / "checkpoints" / "step-000005" / "generator.safetensors"))
+    assert float(g["mapping_net.cond_weight"]) == 1.0

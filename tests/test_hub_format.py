@@ -197,6 +197,20 @@ def test_card_metadata_by_kind(kind, pipeline):
     assert {"ganzoo", "some_arch", kind} <= set(data.tags) and data.license == "mit"
 
 
+def test_conditional_card_is_tagged_not_unconditional():
+    """A class-conditional GAN is found by the tag ``class-conditional-image-generation``: the Hub
+    has no such task and refuses an unknown pipeline tag, and the unconditional one would be
+    wrong; an unconditional GAN keeps its pipeline tag and gets no conditional tags."""
+    from ganzoo.hub.card import card_data
+
+    cond = card_data(arch="dcgan", kind="gan", license=None, dataset="digits", conditional=True)
+    assert cond.pipeline_tag is None
+    assert {"class-conditional-image-generation", "class-conditional", "dcgan"} <= set(cond.tags)
+    plain = card_data(arch="dcgan", kind="gan", license=None, dataset="digits")
+    assert plain.pipeline_tag == "unconditional-image-generation"
+    assert not {t for t in plain.tags if "conditional" in t}
+
+
 def test_style_transfer_model_round_trip(tmp_path):
     model = ganzoo.create_model("gatys")  # built in: a missing plugin is a failure, not a skip
     out = model.save_pretrained(tmp_path / "style")

@@ -2,7 +2,8 @@
 
 The YAML header comes from huggingface_hub's :class:`~huggingface_hub.ModelCardData`, so the Hub
 indexes the model under ``library_name: ganzoo``, the architecture's tag and the right pipeline
-(``unconditional-image-generation`` for GANs, ``image-to-image`` for style transfer). The body
+(``unconditional-image-generation`` for GANs, ``image-to-image`` for style transfer; a
+class-conditional GAN is tagged ``class-conditional-image-generation`` instead). The body
 says how to load the model, shows the sample grid saved beside it (``sample.png``), and records
 the config, the model's own sections (:meth:`ganzoo.models.ZooModel.card_sections`), the training
 recipe and the metrics when they are known.
@@ -26,17 +27,24 @@ SAMPLE_NAME = "sample.png"
 #: Hub pipeline tag by model kind; other kinds get none
 PIPELINE_TAGS = {GAN: "unconditional-image-generation", STYLE_TRANSFER: "image-to-image"}
 
+#: tags of a class-conditional GAN's card, which has no pipeline tag (see :func:`card_data`)
+CONDITIONAL_TAGS = ("class-conditional-image-generation", "class-conditional")
+
 
 def card_data(
     *, arch: str, kind: str, license: str | None, dataset: str | None, conditional: bool = False
 ) -> ModelCardData:
     """The metadata header: library, tags, licence, dataset and pipeline tag.
 
-    A class-conditional GAN is not ``unconditional-image-generation`` and the Hub has no
-    pipeline tag for class-conditional generation, so it gets none and the tag
-    ``class-conditional`` instead."""
-    tags = ["ganzoo", arch, kind, "class-conditional" if conditional else "", "pytorch"]
-    tags.append("safetensors")
+    A class-conditional GAN is not ``unconditional-image-generation``, and the Hub has no
+    pipeline tag (task) for class-conditional generation: it validates ``pipeline_tag`` against
+    its list of tasks and refuses a commit whose card names another, and the nearest tasks
+    (``text-to-image``, ``image-to-image``) would promise an input the model does not take and
+    list it among widgets that cannot call it. So a conditional GAN gets no pipeline tag and is
+    found by its tags instead: ``class-conditional-image-generation`` (what the model does, in
+    the Hub's task-name style, for a search or a filter by tag) and ``class-conditional``."""
+    task_tags = CONDITIONAL_TAGS if conditional else ()
+    tags = ["ganzoo", arch, kind, *task_tags, "pytorch", "safetensors"]
     return ModelCardData(
         library_name="ganzoo",
         license=license or None,

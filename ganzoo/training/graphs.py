@@ -158,7 +158,7 @@ def capture_blocker(
         return "compile=true runs the compiled networks without CUDA graphs"
     if distributed:
         return "under torchrun the gradients are averaged between processes outside the graph"
-    if scheduled:
+    if scheduled and not getattr(model, "schedule_in_place", False):
         return f"{name} has a training schedule that changes its shape and fade-in between steps"
     if options.augment == "ada":
         return "augment=ada moves p on a host-side counter"

@@ -67,7 +67,10 @@ class ModelSchedule:
         self.context = ScheduleContext(options.batch_size, dataset_size)
         self.phase: TrainingPhase | None = model.training_schedule(0, self.context)
         self.active = self.phase is not None
-        if self.active and world.distributed:
+        #: the schedule only rewrites buffers (GANModel.schedule_in_place): torchrun and CUDA
+        #: graphs can follow it
+        self.in_place = bool(getattr(model, "schedule_in_place", False))
+        if self.active and world.distributed and not self.in_place:
             # DistributedDataParallel needs a gradient for every parameter of G at every step,
             # which blocks not yet grown do not get
             raise ConfigError(
@@ -99,6 +102,12 @@ class ModelSchedule:
                 "step once it returned one at step 0"
             )
         n = phase.batch_size
+        if self.in_place and n is not None and n != self.options.batch_size:
+            raise ConfigError(
+                f"{self.model.arch or type(self.model).__name__} declares schedule_in_place, "
+                f"but its phase {phase.name!r} asks for batches of {n} images: a schedule that "
+                "cuts the batch is not in place (set schedule_in_place = False)"
+            )
         if n is not None and not (1 <= n <= self.options.batch_size):
             raise ConfigError(
                 f"the phase {phase.name!r} asks for batches of {n} images but the run's "

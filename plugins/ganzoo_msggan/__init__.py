@@ -51,6 +51,10 @@ class MSGGANConfig(ganzoo.ModelConfig):
         "scale of G's toRGB weights at initialisation: small values start G from grey images, "
         "which gets colour photographs going several times faster (1.0 is the paper's)",
     )
+    conditional: bool = param(False, "class-conditional: G takes (z, class), D projects it")
+    num_classes: int = param(0, "classes of a conditional model (training takes the data's)")
+    class_names: tuple[str, ...] = param((), "class names (training takes the data's)")
+    embed_dim: int = param(32, "size of the class embedding joined to z (conditional only)")
 
     def validate(self) -> None:
         if self.latent_dim < 1:
@@ -63,6 +67,10 @@ class MSGGANConfig(ganzoo.ModelConfig):
             raise ValueError("mbstd_group must be at least 1")
         if self.rgb_init < 0:
             raise ValueError("rgb_init must not be negative")
+        if self.embed_dim < 1:
+            raise ValueError("embed_dim must be positive")
+        if self.num_classes < 0 or self.num_classes == 1:
+            raise ValueError("num_classes must be 0 (taken from the data when training) or >= 2")
 
 
 @ganzoo.hookimpl

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo.errors import ConfigError
-from ganzoo.models import GANModel, ImageGrid
+from ganzoo.models import GANModel, ImageGrid, conditional_classes
 
 from .layers import (
     Combine,
@@ -52,14 +52,20 @@ class MSGGenerator(nn.Module):
         latent_dim: int,
         widths: Sequence[int],
         rgb_init: float = 1.0,
+        num_classes: int = 0,
+        embed_dim: int = 32,
     ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        # conditional: a class embedding, pixel-normalised like z, joined to z's input
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         self.image_shape = (channels, image_size, image_size)
         self.resolutions = resolutions_for(image_size)
         act = nn.LeakyReLU(0.2)
         self.norm = PixelNorm()
-        self.first = EqualLinear(latent_dim, widths[0] * 16)  # z -> 4×4 (ProGAN's dense start)
+        z_in = latent_dim + (embed_dim if num_classes else 0)
+        self.first = EqualLinear(z_in, widths[0] * 16)  # z -> 4×4 (ProGAN's dense start)
         self.first_conv = nn.Sequential(EqualConv2d(widths[0], widths[0], 3), act, PixelNorm())
         self.blocks = nn.ModuleList(
             nn.Sequential(
@@ -82,8 +88,12 @@ class MSGGenerator(nn.Module):
             for layer in self.to_rgb:
                 layer.weight.mul_(rgb_init)
 
-    def forward(self, z: Tensor) -> list[Tensor]:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> list[Tensor]:
         x = self.norm(z.flatten(1))
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("this generator is conditional: call it as G(z, labels)")
+            x = torch.cat([x, self.norm(self.embed(labels))], dim=1)
         x = F.leaky_relu(self.first(x), 0.2).view(z.shape[0], -1, 4, 4)
         x = self.first_conv(self.norm(x))
         images = [self.to_rgb[0](x)]
@@ -107,10 +117,14 @@ class MSGDiscriminator(nn.Module):
         widths: Sequence[int],
         combine: str = "simple",
         mbstd_group: int = 4,
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
         self.resolutions = resolutions_for(image_size)
         self.channels = channels
+        # projection discriminator (Miyato & Koyama 2018) on the final block: a class embedding
+        # dotted with the features before the last linear layer, scaled by 1/sqrt(width)
+        self.embed = nn.Embedding(num_classes, widths[0]) if num_classes else None
         act = nn.LeakyReLU(0.2)
         # widths[i] is the width at resolutions[i]; D walks them from the finest down.
         self.from_rgb = nn.Sequential(EqualConv2d(channels, widths[-1], 1), act)
@@ -158,13 +172,19 @@ class MSGDiscriminator(nn.Module):
                 )
         return images
 
-    def forward(self, images: Tensor | Sequence[Tensor]) -> Tensor:
+    def forward(self, images: Tensor | Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
         scales = self.pyramid(images)
         x = self.from_rgb(scales[-1])
         coarser = reversed(scales[:-1])  # the image at each block's output resolution
         for block, merge, image in zip(self.blocks, self.combines, coarser, strict=True):
             x = merge(image, block(x))
-        return self.final(x).flatten()
+        if self.embed is None:
+            return self.final(x).flatten()
+        if labels is None:
+            raise ValueError("this discriminator is conditional: call it as D(images, labels)")
+        h = self.final[:-1](x)  # N×width, the final block's features
+        projection = (self.embed(labels) * h).sum(1) / h.shape[1] ** 0.5
+        return self.final[-1](h).flatten() + projection
 
 
 class MSGGANModel(GANModel):
@@ -185,7 +205,8 @@ class MSGGANModel(GANModel):
 
     def views(self) -> dict[str, Callable[..., ImageGrid]]:
         """Model-specific image views for ``ganzoo sample --view NAME``: ``scales`` (also
-        ``--scales``) lays every resolution G produced side by side, one column per scale."""
+        ``--scales``) lays every resolution G produced side by side, one column per scale (a
+        conditional model's rows: the class of ``--class``, else the classes in turn)."""
         return {"scales": self._scales_view}
 
     def _scales_view(
@@ -193,9 +214,11 @@ class MSGGANModel(GANModel):
     ) -> ImageGrid:
         from .sampling import scales_grid
 
+        labels = kwargs.pop("labels", None)  # --class, for a conditional model
         if kwargs:
             raise ConfigError(f"the scales view of msggan takes no {', '.join(sorted(kwargs))}")
-        return ImageGrid(scales_grid(self, n, seed, ema=ema), nrow=len(self.resolutions))
+        grid = scales_grid(self, n, seed, ema=ema, labels=labels)
+        return ImageGrid(grid, nrow=len(self.resolutions))
 
 
 def build(config) -> MSGGANModel:
@@ -204,8 +227,22 @@ def build(config) -> MSGGANModel:
     widths = [
         feature_maps(r, config.fmap_base, config.fmap_max, config.fmap_min) for r in resolutions
     ]
-    g = MSGGenerator(config.image_size, config.channels, config.latent_dim, widths, config.rgb_init)
-    d = MSGDiscriminator(
-        config.image_size, config.channels, widths, config.combine, config.mbstd_group
+    k = conditional_classes(config)
+    g = MSGGenerator(
+        config.image_size,
+        config.channels,
+        config.latent_dim,
+        widths,
+        config.rgb_init,
+        num_classes=k,
+        embed_dim=getattr(config, "embed_dim", 32),
     )
-    return MSGGANModel(g, d)
+    d = MSGDiscriminator(
+        config.image_size,
+        config.channels,
+        widths,
+        config.combine,
+        config.mbstd_group,
+        num_classes=k,
+    )
+    return MSGGANModel(g, d, num_classes=k)

@@ -48,6 +48,14 @@ class StyleGANLiteConfig(ganzoo.ModelConfig):
     conditional: bool = param(False, "class-conditional: class embedding into the mapping")
     num_classes: int = param(0, "classes of a conditional model (training takes the data's)")
     class_names: tuple[str, ...] = param((), "class names (training takes the data's)")
+    # transitional conditioning (conditioning.py): unconditional first, then the class fades in;
+    # from the first step, the class-conditional model collapsed within each class on digits
+    cond_start_images: int = param(
+        4000, "conditional: images trained unconditionally before the class fades in"
+    )
+    cond_fade_images: int = param(
+        12000, "conditional: images over which the class input rises from 0 to full weight"
+    )
 
     def validate(self) -> None:
         if min(self.latent_dim, self.w_dim, self.g_channel_base, self.d_channel_base) < 1:
@@ -58,6 +66,8 @@ class StyleGANLiteConfig(ganzoo.ModelConfig):
             raise ValueError(f"mixing_prob must be in [0, 1], got {self.mixing_prob}")
         if self.mapping_lr_mul <= 0 or self.path_length_weight < 0:
             raise ValueError("mapping_lr_mul must be positive and path_length_weight >= 0")
+        if self.cond_start_images < 0 or self.cond_fade_images < 0:
+            raise ValueError("cond_start_images and cond_fade_images must be >= 0")
         if self.num_classes < 0 or self.num_classes == 1:
             raise ValueError("num_classes must be 0 (taken from the data when training) or >= 2")
 

@@ -52,8 +52,11 @@ class MappingNetwork(nn.Module):
         self, z_dim: int, w_dim: int, depth: int, lr_mul: float, num_classes: int = 0
     ) -> None:
         super().__init__()
-        # conditional (StyleGAN2-ADA): a class embedding, normalised like z, joins z's input
+        # conditional (StyleGAN2-ADA): a class embedding, normalised like z, joins z's input,
+        # scaled by cond_weight (0 → 1 while the class fades in: StyleGANModel.training_schedule)
         self.embed = nn.Embedding(num_classes, w_dim) if num_classes else None
+        if num_classes:
+            self.register_buffer("cond_weight", torch.ones(()))
         dims = [z_dim + (w_dim if num_classes else 0)] + [w_dim] * depth
         self.layers = nn.Sequential(
             *[
@@ -68,7 +71,8 @@ class MappingNetwork(nn.Module):
             if labels is None:
                 raise ValueError("this generator is conditional: give it class labels")
             y = self.embed(labels)
-            z = torch.cat([z, y * torch.rsqrt(y.square().mean(dim=1, keepdim=True) + 1e-8)], 1)
+            y = y * torch.rsqrt(y.square().mean(dim=1, keepdim=True) + 1e-8)
+            z = torch.cat([z, y * self.cond_weight.to(y.dtype)], 1)
         return self.layers(z)
 
 
@@ -238,6 +242,8 @@ class ResidualDiscriminator(nn.Module):
         # projection discriminator (Miyato & Koyama 2018): a class embedding dotted with the
         # last hidden features, scaled by 1/sqrt(width) as StyleGAN2-ADA's cmap projection is
         self.embed = nn.Embedding(num_classes, final) if num_classes else None
+        if num_classes:  # the projection's weight, faded in with G's (see MappingNetwork)
+            self.register_buffer("cond_weight", torch.ones(()))
         self.from_rgb = EqualConv2d(channels, c, 1, activation=True)
         blocks = []
         res = image_size
@@ -260,7 +266,8 @@ class ResidualDiscriminator(nn.Module):
             return logit
         if labels is None:
             raise ValueError("this discriminator is conditional: call it as D(images, labels)")
-        return logit + (self.embed(labels) * h).sum(1) / math.sqrt(h.shape[1])
+        projection = (self.embed(labels) * h).sum(1) / math.sqrt(h.shape[1])
+        return logit + self.cond_weight.to(projection.dtype) * projection
 
 
 class StyleGANModel(GANModel):
@@ -273,10 +280,33 @@ class StyleGANModel(GANModel):
         path_length_weight: float = 0.0,
         path_length_decay: float = 0.01,
         num_classes: int = 0,
+        cond_start_images: int = 0,
+        cond_fade_images: int = 0,
     ) -> None:
         super().__init__(generator, discriminator, num_classes=num_classes)
         self.path_length_weight = path_length_weight
         self.path_length_decay = path_length_decay
+        self.cond_start_images = cond_start_images
+        self.cond_fade_images = cond_fade_images
+
+    #: the class fade-in only fills the cond_weight buffers; every parameter trains every step
+    schedule_in_place = True
+
+    def training_schedule(self, step: int, context: Any) -> Any:
+        """A conditional model's class fade-in (:mod:`ganzoo_stylegan_lite.conditioning`): λ for
+        ``step``, logged as ``cond_weight``; None (no schedule) for an unconditional model or
+        one conditional from the first step."""
+        if not self.num_classes or (self.cond_start_images <= 0 and self.cond_fade_images <= 0):
+            return None
+        from ganzoo.training.schedule import TrainingPhase
+
+        from .conditioning import class_weight, phase_name, set_class_weight
+
+        weight = class_weight(
+            step, context.batch_size, self.cond_start_images, self.cond_fade_images
+        )
+        set_class_weight(self, weight)
+        return TrainingPhase(phase_name(weight), metrics={"cond_weight": weight})
 
     def views(self) -> dict[str, Callable[..., ImageGrid]]:
         """Model-specific pictures for ``ganzoo sample --view NAME``: ``mix`` (also ``--mix``),
@@ -340,4 +370,11 @@ def build(config: Any) -> StyleGANModel:
         mbstd_group=config.mbstd_group,
         num_classes=k,
     )
-    return StyleGANModel(g, d, path_length_weight=config.path_length_weight, num_classes=k)
+    return StyleGANModel(
+        g,
+        d,
+        path_length_weight=config.path_length_weight,
+        num_classes=k,
+        cond_start_images=config.cond_start_images,
+        cond_fade_images=config.cond_fade_images,
+    )

@@ -36,13 +36,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .hub import from_pretrained
-    from .models import GANModel, ImageGrid, StyleTransferModel, StylizeResult, ZooModel
+    from .models import GANModel, ImageGrid, ZooModel
+    from .style_models import StyleTransferModel, StylizeResult
 
 _LAZY = {
     "GANModel": ("ganzoo.models", "GANModel"),
     "ImageGrid": ("ganzoo.models", "ImageGrid"),
-    "StyleTransferModel": ("ganzoo.models", "StyleTransferModel"),
-    "StylizeResult": ("ganzoo.models", "StylizeResult"),
+    "StyleTransferModel": ("ganzoo.style_models", "StyleTransferModel"),
+    "StylizeResult": ("ganzoo.style_models", "StylizeResult"),
     "ZooModel": ("ganzoo.models", "ZooModel"),
     "from_pretrained": ("ganzoo.hub", "from_pretrained"),
 }

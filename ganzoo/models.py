@@ -4,7 +4,8 @@
 architecture, config and provenance and can be saved to and loaded from a folder or the Hub.
 :class:`GANModel` holds a generator and a discriminator (and, once training asks for one, an
 exponential moving average of the generator) and is what the adversarial trainer fits.
-:class:`StyleTransferModel` is the base of models that restyle a picture (``ganzoo stylize``).
+:class:`StyleTransferModel` (in :mod:`ganzoo.style_models`, importable from here too) is the
+base of models that restyle a picture (``ganzoo stylize``).
 
 Every place where an architecture may differ is a method below with a default and a docstring
 saying who calls it and when (``prepare_real``, ``final_image``, ``sample_latent``,
@@ -18,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -27,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ConfigError, WeightsError
-from .protocols import GAN, STYLE_TRANSFER, Discriminator, Generator
+from .protocols import GAN, Discriminator, Generator
 
 M = TypeVar("M", bound="ZooModel")
 
@@ -435,54 +436,15 @@ class GANModel(ZooModel):
         return torch.cat(out)
 
 
-@dataclass
-class StylizeResult:
-    """What one stylisation produced (:meth:`StyleTransferModel.run`)."""
-
-    image: Tensor  #: 1×3×H×W in [-1, 1], on the CPU
-    history: list[dict[str, float]] = field(default_factory=list)  #: one row per step, "step" key
-    seconds: float | None = None  #: wall time of the work, when measured
-
-    def pil(self) -> Any:
-        """The image as a PIL image."""
-        from .images import to_pil
-
-        return to_pil(self.image[0])
+#: names that live in :mod:`ganzoo.style_models`, importable from here as before (plugins do)
+_STYLE_NAMES = ("StyleTransferModel", "StylizeResult")
 
 
-class StyleTransferModel(ZooModel):
-    """A model that paints a content image in the style of one or more style images.
+def __getattr__(name: str) -> Any:
+    """Re-export the style-transfer contract on first access: importing it at the top would
+    be circular, since :mod:`ganzoo.style_models` builds on :class:`ZooModel`."""
+    if name in _STYLE_NAMES:
+        from . import style_models
 
-    Subclasses implement :meth:`run`; :meth:`set_styles` lets a model store style images so that
-    a saved folder is a reusable preset. ``ganzoo stylize`` (the Gatys plugin's command) calls
-    only these methods, so it works with any style-transfer model.
-    """
-
-    kind: ClassVar[str] = STYLE_TRANSFER
-
-    def run(
-        self,
-        content: Any,
-        styles: Sequence[Any] | None = None,
-        *,
-        style_weights: Sequence[float] | None = None,
-        callback: Callable[[int, Tensor, dict[str, float]], None] | None = None,
-        callback_every: int = 0,
-        progress: bool = False,
-        device: str | torch.device | None = None,
-        **overrides: Any,
-    ) -> StylizeResult:
-        """Stylise ``content`` (a path, PIL image or tensor) with ``styles`` (default: the ones
-        stored by :meth:`set_styles`), blended by ``style_weights``. ``overrides`` are config
-        keys for this call only; ``callback(step, image, losses)`` is called every
-        ``callback_every`` steps. Called by ``ganzoo stylize`` and :meth:`stylize`."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
-
-    def set_styles(self, images: Sequence[Any], weights: Sequence[float] | None = None) -> Any:
-        """Store style images (and blend weights) in the model so that ``save_pretrained``
-        writes a preset (``ganzoo stylize --save-preset``). Not supported by default."""
-        raise ConfigError(f"model {self.arch or type(self).__name__} cannot store style images")
-
-    def stylize(self, content: Any, styles: Sequence[Any] | None = None, **kwargs: Any) -> Any:
-        """:meth:`run`, returning a PIL image."""
-        return self.run(content, styles, **kwargs).pil()
+        return getattr(style_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -319,6 +319,7 @@ def test_a_total_below_the_runs_step_is_refused_and_changes_nothing(tmp_path):
 
 
 # -- 6. a run that failed before its first checkpoint ---------------------------------------------
+@pytest.mark.filterwarnings("ignore::ganzoo.training.trainer.SmallDatasetWarning")  # 2**40
 def test_a_run_that_failed_before_its_first_checkpoint_can_start_over(tmp_path):
     run = tmp_path / "run"
     one_line_error(train(run, 2, "--batch-size", str(2**40)), "out of memory", "--overwrite")

@@ -83,17 +83,21 @@ def recompute_batchnorm(
     return True
 
 
-def refresh_ema_statistics(model: Any, options: Any, done: int, stopping: bool = False) -> None:
+def refresh_ema_statistics(
+    model: Any, options: Any, done: int, stopping: bool = False, due: Any = None
+) -> None:
     """Before the EMA generator is used at step ``done`` (a sample grid, an evaluation, a
     checkpoint, the end of the run or an interruption), give its BatchNorm layers their own
     statistics (:func:`recompute_batchnorm`). Between those steps the EMA keeps the copied
     statistics, so the training steps (and resuming them) are unchanged. A no-op for a model
-    without an EMA or without BatchNorm."""
+    without an EMA or without BatchNorm. ``due`` is the step's
+    :func:`ganzoo.training.bookkeeping.due_at` when the caller has it already."""
     ema = getattr(model, "generator_ema", None)
     if ema is None:
         return
-    due = stopping or done >= options.steps
-    for every in (options.sample_every, options.eval_every, options.checkpoint_every):
-        due = due or bool(every and done % every == 0)
-    if due:
+    if due is None:
+        from .bookkeeping import due_at
+
+        due = due_at(options, done)
+    if stopping or done >= options.steps or due.any:
         recompute_batchnorm(model, ema)

@@ -61,26 +61,36 @@ def channels_last_on(options: Any, device: torch.device) -> bool:
     return bool(getattr(options, "channels_last_cpu", False))
 
 
-def adam_flags(options: Any, device: torch.device) -> dict[str, Any]:
+def adam_flags(options: Any, device: torch.device, captured: bool | None = None) -> dict[str, Any]:
     """Adam's implementation switches for this run: on CUDA with ``fused_adam`` the fused
-    kernels, and capturable state (the step count on the device) when the step may be
-    captured; on the CPU the defaults (foreach), so CPU results stay what they were."""
+    kernels, and capturable state (the step count on the device) when the step is captured;
+    on the CPU the defaults (foreach), so CPU results stay what they were.
+
+    ``captured`` is whether the trainer will capture the step (``capture_blocker(...) is
+    None``); None (a caller that captures by hand) means whenever ``cuda_graphs`` is on and
+    ``compile`` off. A run that trains eagerly (torchrun, a schedule, ADA, a declared
+    blocker) then keeps the plain Adam state, whose step count lives on the host."""
     flags: dict[str, Any] = {"fused": None, "capturable": False}
     if device.type == "cuda":
         if options.fused_adam:
             flags["fused"] = True
-        if options.cuda_graphs and not options.compile:
+        if captured is None:
+            captured = bool(options.cuda_graphs and not options.compile)
+        if captured:
             flags["capturable"] = True
     return flags
 
 
-def adopt_adam_flags(optimizers: Any, options: Any, device: torch.device) -> None:
+def adopt_adam_flags(
+    optimizers: Any, options: Any, device: torch.device, captured: bool | None = None
+) -> None:
     """After a resume: give restored optimisers this run's switches, not the checkpoint's
     (``load_state_dict`` takes the saved ``fused``/``capturable``: a GPU run's checkpoint
     resumed on the CPU would otherwise ask for capturable Adam there), and put each step
     count where those switches want it (on the parameter's device when fused or capturable,
-    on the CPU otherwise)."""
-    flags = adam_flags(options, device)
+    on the CPU otherwise). ``captured`` as for :func:`adam_flags`: pass the value the
+    optimisers were built with, so the two agree."""
+    flags = adam_flags(options, device, captured)
     on_device = bool(flags["fused"] or flags["capturable"])
     for opt in optimizers:
         for group in opt.param_groups:
@@ -93,9 +103,11 @@ def adopt_adam_flags(optimizers: Any, options: Any, device: torch.device) -> Non
                     state["step"] = step.to(device=where, dtype=torch.float32)
 
 
-def build_optimizers(model: Any, options: Any, device: torch.device) -> tuple[Any, Any]:
-    """G's and D's Adam, with :func:`adam_flags`."""
-    kwargs = {k: v for k, v in adam_flags(options, device).items() if v}
+def build_optimizers(
+    model: Any, options: Any, device: torch.device, captured: bool | None = None
+) -> tuple[Any, Any]:
+    """G's and D's Adam, with :func:`adam_flags` (``captured`` as there)."""
+    kwargs = {k: v for k, v in adam_flags(options, device, captured).items() if v}
     opt_g = torch.optim.Adam(
         model.generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g), **kwargs
     )

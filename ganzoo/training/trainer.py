@@ -7,14 +7,14 @@ atomic checkpoints with exact resume, losses read back only every ``log_every`` 
 progress bar, ``metrics.jsonl`` (and the trackers of ``--log``, :mod:`ganzoo.tracking`) and a
 loss plot. Architectures differ only through the model's
 documented extension points (``prepare_real``, ``final_image``, ``sample_latent``,
-``generator_penalty``), never by name.
+``generator_penalty``), never by name. :meth:`AdversarialTrainer.fit` sets the run up and
+drives the steps; the records it keeps (statistics, metrics, checkpoints, sample grids) are
+:class:`ganzoo.training.bookkeeping.RunBook`'s.
 """
 
 from __future__ import annotations
 
-import math
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,24 +22,17 @@ from typing import Any
 import torch
 
 from ..errors import GanzooError, Interrupted
-from ..images import save_grid
 from ..rundir import RunDir
 from .augment import build_augmenter
-from .checkpoint import (
-    ResumePoint,
-    describe_nonfinite,
-    find_resume_point,
-    flatten_optimizer,
-    model_tensors,
-    nonfinite,
-    save_checkpoint,
-)
+from .bookkeeping import RunBook, due_at, progress_bar, write_loss_plot
+from .checkpoint import ResumePoint, find_resume_point
 from .distributed import World
 from .ema import refresh_ema_statistics
 from .graphs import (
     adopt_adam_flags,
     autocast_for,
     build_optimizers,
+    capture_blocker,
     channels_last_on,
     compile_networks,
     make_runner,
@@ -121,7 +114,12 @@ class AdversarialTrainer:
         # this process starts at before its parameters meet an optimiser (ganzoo.training.schedule)
         schedule = ModelSchedule(model, options, dataset_size(data), world)
         schedule.begin(resume_step(run_dir) if resume and schedule.active else 0)
-        opt_g, opt_d = build_optimizers(model, options, dev)  # fused on CUDA (graphs.py)
+        # capturable Adam only for a step that will be captured (an eager one keeps plain Adam)
+        blocker = capture_blocker(
+            model, options, dev, distributed=world.distributed, scheduled=schedule.active
+        )
+        captured = blocker is None
+        opt_g, opt_d = build_optimizers(model, options, dev, captured)  # fused on CUDA (graphs.py)
         # One latent stream shared by every rank: each draws the global batch and keeps its
         # slice (world.shard), so N processes see exactly the batches one process would; the
         # real images are chosen the same way, from (seed, step) (ganzoo.data.feed).
@@ -140,7 +138,7 @@ class AdversarialTrainer:
             if cfg.augment is not None:
                 cfg.augment.load_state(point.state)
             set_learning_rates(opt_g, opt_d, options)  # a rollback halves them
-            adopt_adam_flags((opt_g, opt_d), options, dev)  # this device's Adam, not the saved
+            adopt_adam_flags((opt_g, opt_d), options, dev, captured)  # this device's, not saved
         # metrics.jsonl and the trackers of --log (ganzoo.tracking): every record goes through it
         log = open_tracker(
             run_dir, options.loggers, resume_step=start if resume else None, enabled=world.is_main
@@ -186,78 +184,12 @@ class AdversarialTrainer:
             health.preload(RunDir(run_dir).metrics.read())
         for note in getattr(self, "health_notes", ()):  # what a rollback did before this fit
             health.note(note)
-        acc: dict[str, torch.Tensor] = {}
-        acc_steps, last_good, t_last, step = 0, start, time.perf_counter(), start
-        acc_images = 0  # images trained since the last flush (a schedule may cut the batch)
+        book = RunBook(
+            run_dir, model, {"g": opt_g, "d": opt_d}, cfg, options, world, gen, log, health,
+            bar, (fixed_z, fixed_labels, fixed_grid_row(model, options.n_samples)), start,
+        )  # fmt: skip
         final: dict[str, float] = {}
-
-        def diverged(what: str, first: int, last: int) -> TrainingDiverged:
-            where = latest_or_none(run_dir)
-            health.nonfinite(last, what, first)
-            return TrainingDiverged(
-                f"{what} became non-finite between steps {first} and {last}; the last good "
-                f"checkpoint is {where or 'none (no checkpoint was written yet)'}: lower "
-                "--lr-g/--lr-d, add --set r1_gamma=1 or try --loss hinge"
-            )
-
-        def flush(step_done: int) -> dict[str, float]:
-            nonlocal acc, acc_steps, acc_images, t_last
-            if not acc_steps:
-                return {}
-            keys = list(acc)
-            sums = torch.stack([acc[k].float() for k in keys]).tolist()  # one host sync
-            values = {k: s / acc_steps for k, s in zip(keys, sums, strict=True)}
-            now = time.perf_counter()
-            values["img_per_s"] = acc_images / max(now - t_last, 1e-9)
-            values = world.reduce_mean(values)
-            bad = [k for k, v in values.items() if not math.isfinite(v)]
-            if bad:
-                raise diverged(", ".join(bad), step_done - acc_steps, step_done)
-            values.update(health.measure())
-            log.write({"step": step_done, **values})
-            health.check({"step": step_done, **values})
-            bar.update(step_done - bar.n)
-            bar.set_postfix(
-                d=f"{values['d_loss']:.3f}",
-                g=f"{values['g_loss']:.3f}",
-                img_s=f"{values['img_per_s']:.0f}",
-            )
-            acc, acc_steps, acc_images, t_last = {}, 0, 0, now
-            return values
-
-        def checkpoint(step_done: int) -> None:
-            nonlocal last_good
-            flush(step_done)  # never checkpoint weights that went non-finite
-            # losses can stay finite while weights or BatchNorm statistics do not; every rank
-            # checks (their weights agree), so none is left waiting for a checkpoint never written
-            optim = [
-                flatten_optimizer(k, o.state_dict())[0] for k, o in (("g", opt_g), ("d", opt_d))
-            ]
-            bad = nonfinite([*model_tensors(model), *(kv for t in optim for kv in t.items())])
-            if bad:
-                raise diverged(f"the weights ({describe_nonfinite(bad)})", last_good, step_done)
-            rng = world.gather_rng(rng_state(gen))  # every rank's random state (a collective)
-            if world.is_main:
-                save_checkpoint(
-                    run_dir,
-                    step_done,
-                    model,
-                    {"g": opt_g, "d": opt_d},
-                    rng,
-                    extra={**world.checkpoint_info(), **augment_state(cfg), **health.state()},
-                    keep=options.keep_checkpoints,
-                )
-            world.barrier()
-            last_good = step_done
-
-        def sample(step_done: int) -> None:
-            if world.is_main:
-                grid = save_grid(
-                    model.sample(options.n_samples, z=fixed_z, labels=fixed_labels),
-                    RunDir(run_dir).sample_path(step_done),
-                    nrow=fixed_grid_row(model, options.n_samples),
-                )
-                log.image("samples", grid, step_done)
+        step = start
 
         # under torchrun a checkpoint needs every rank at the same step: Ctrl-C stops at once
         stop = GracefulInterrupt(graceful=not world.distributed)
@@ -265,9 +197,9 @@ class AdversarialTrainer:
             stop.__enter__()
             for step in range(start, options.steps):
                 if schedule.before_step(step) and step > start:  # a new phase: grid, checkpoint
-                    sample(step)
-                    if last_good != step:
-                        checkpoint(step)
+                    book.sample(step)
+                    if book.last_good != step:
+                        book.checkpoint(step)
                 if schedule.active:  # parameters added by the schedule join the optimisers
                     sync_optimizer(opt_g, list(model.generator.parameters()))
                     sync_optimizer(opt_d, list(model.discriminator.parameters()))
@@ -285,38 +217,34 @@ class AdversarialTrainer:
                 real, real_y, z, fake_y = schedule.trim(real, real_y, z, fake_y)
                 stats = run_step(step, real, z, real_y, fake_y)  # with the EMA and health's
                 stats.update(schedule.metrics(dev))
-                for k, v in stats.items():
-                    acc[k] = acc[k] + v if k in acc else v.clone()
-                acc_steps += 1
-                acc_images += len(z) * world.world_size  # G's batch: the phase's, all ranks
+                book.add(stats, len(z) * world.world_size)  # G's batch: the phase's, all ranks
                 done = step + 1
-                refresh_ema_statistics(model, options, done, stop.requested)
+                due = due_at(options, done)
+                refresh_ema_statistics(model, options, done, stop.requested, due=due)
                 if done % options.log_every == 0:
-                    final = flush(done) or final
-                if options.sample_every and done % options.sample_every == 0:
-                    sample(done)
-                if evaluate is not None and done % options.eval_every == 0:
-                    t_eval = time.perf_counter()
-                    log.write({"step": done, **evaluate(model)})
-                    t_last += time.perf_counter() - t_eval  # img_per_s stays about training
-                if options.checkpoint_every and done % options.checkpoint_every == 0:
-                    checkpoint(done)
+                    final = book.flush(done) or final
+                if due.sample:
+                    book.sample(done)
+                if evaluate is not None and due.evaluate:
+                    book.evaluate(evaluate, done)
+                if due.checkpoint:
+                    book.checkpoint(done)
                 if stop.requested:
                     raise KeyboardInterrupt
             step = options.steps
-            final = flush(step) or final
-            if last_good != step:
-                checkpoint(step)
-            if not (options.sample_every and step % options.sample_every == 0):
-                sample(step)
+            final = book.flush(step) or final
+            if book.last_good != step:
+                book.checkpoint(step)
+            if not due_at(options, step).sample:
+                book.sample(step)
         except KeyboardInterrupt:
             # A first Ctrl-C lets the step finish; a second one lands here mid-step, when the
             # networks may be half updated: then the last checkpoint is the one to resume from.
             done = step + 1 if stop.requested and not stop.forced else None
-            if done is not None and done > last_good:
-                checkpoint(done)
+            if done is not None and done > book.last_good:
+                book.checkpoint(done)
             raise TrainingInterrupted(
-                f"interrupted at step {done or last_good}; checkpoint in {run_dir}: continue "
+                f"interrupted at step {done or book.last_good}; checkpoint in {run_dir}: continue "
                 f"with ganzoo train --resume {run_dir} --steps {options.steps}"
             ) from None
         finally:
@@ -377,11 +305,6 @@ class AdversarialTrainer:
         return point
 
 
-def augment_state(cfg: StepConfig) -> dict[str, Any]:
-    """What a checkpoint keeps of the augmenter (ADA's p), empty without one."""
-    return cfg.augment.state() if cfg.augment is not None else {}
-
-
 def set_learning_rates(opt_g: Any, opt_d: Any, options: TrainOptions) -> None:
     """Give restored optimisers the run's learning rates (equal to the checkpoint's, except
     after a rollback, which halves them: ganzoo.training.rollback)."""
@@ -430,40 +353,8 @@ class GracefulInterrupt:
             self._previous = None
 
 
-def rng_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
-    state = {"gen": gen.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
 def latest_or_none(run_dir: Path) -> Path | None:
     try:
         return RunDir(run_dir).latest()
     except GanzooError:
         return None
-
-
-def write_loss_plot(run_dir: Path) -> None:
-    """Redraw ``loss.png``; a failure (a full disk) is a warning, never the error a run ends
-    with, since the plot is derived from ``metrics.jsonl``."""
-    from .plot import plot_losses
-
-    run = RunDir(run_dir)
-    try:
-        plot_losses(run.metrics.path, run.loss_plot_path)
-    except (OSError, ValueError) as exc:
-        warnings.warn(f"could not draw {run.loss_plot_path} ({exc})", stacklevel=2)
-
-
-def progress_bar(options: TrainOptions, start: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=options.steps,
-        initial=start,
-        disable=not (enabled and options.progress),
-        unit="step",
-        dynamic_ncols=True,
-        desc="train",
-    )

@@ -133,14 +133,7 @@ def optimise(
             opt.zero_grad(set_to_none=False)
             return evaluate()
 
-        done = 0
-        while done < steps:
-            chunk = min(LBFGS_CHUNK, steps - done)
-            opt.param_groups[0]["max_iter"] = chunk
-            opt.param_groups[0]["max_eval"] = chunk * 5 // 4  # torch's default ratio
-            before = tracker.step
-            opt.step(closure)
-            done += max(1, tracker.step - before)
+        _lbfgs_in_chunks(opt, closure, steps, tracker)
     else:
         opt = torch.optim.Adam([param], lr=lr or 0.02, betas=(adam_beta1, 0.999), eps=adam_eps)
         for _ in range(steps):
@@ -150,6 +143,21 @@ def optimise(
     with torch.no_grad():
         param.clamp_(0, 1)
     return param.detach().permute(0, 3, 1, 2)
+
+
+def _lbfgs_in_chunks(
+    opt: torch.optim.LBFGS, closure: Callable[[], Tensor], steps: int, tracker: Tracker
+) -> None:
+    """Run L-BFGS for ``steps`` evaluations, ``LBFGS_CHUNK`` at a time (its line search may
+    evaluate more than once a step: the tracker counts evaluations)."""
+    done = 0
+    while done < steps:
+        chunk = min(LBFGS_CHUNK, steps - done)
+        opt.param_groups[0]["max_iter"] = chunk
+        opt.param_groups[0]["max_eval"] = chunk * 5 // 4  # torch's default ratio
+        before = tracker.step
+        opt.step(closure)
+        done += max(1, tracker.step - before)
 
 
 def _optimise_static(
@@ -196,14 +204,7 @@ def _optimise_static(
             return evaluate()
 
         call = GraphedCall(lbfgs_eval, capture, say=say)
-        done = 0
-        while done < steps:
-            chunk = min(LBFGS_CHUNK, steps - done)
-            opt.param_groups[0]["max_iter"] = chunk
-            opt.param_groups[0]["max_eval"] = chunk * 5 // 4  # torch's default ratio
-            before = tracker.step
-            opt.step(record)
-            done += max(1, tracker.step - before)
+        _lbfgs_in_chunks(opt, record, steps, tracker)
     else:
         opt = torch.optim.Adam(
             [param], lr=lr or 0.02, betas=(adam_beta1, 0.999), eps=adam_eps, capturable=capture

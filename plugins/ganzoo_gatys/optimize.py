@@ -106,43 +106,16 @@ def optimise(
     """Minimise ``objective`` over the pixels of ``image`` (1×3×H×W in [0, 1]) for ``steps``
     evaluations; returns the optimised image, detached, in [0, 1].
 
-    ``graphs``: run each evaluation (with Adam: and its step) from static tensors through
-    :class:`ganzoo.training.graphed.GraphedCall`, captured in a CUDA graph and replayed when
-    the image is on CUDA (eager on the CPU, with the same results as without)."""
-    if graphs:
-        return _optimise_static(
-            image, net, objective, steps, optimizer, lr, adam_beta1, adam_eps, tracker
-        )
+    Each evaluation (with Adam: and its step) runs from fixed tensors through
+    :class:`ganzoo.training.graphed.GraphedCall`; with ``graphs`` and the image on CUDA it is
+    captured in a CUDA graph and replayed, else called eagerly (the same computation)."""
     # The parameter is stored N×H×W×C and contiguous (L-BFGS flattens it with .view); its
     # N×C×H×W permutation is a free channels-last view, the layout the backbone runs fastest in.
     param = image.detach().permute(0, 2, 3, 1).contiguous().requires_grad_(True)
-
-    def evaluate() -> Tensor:
-        with torch.no_grad():
-            param.clamp_(0, 1)
-        x = param.permute(0, 3, 1, 2)
-        total, parts = objective(x, net(x))
-        total.backward()
-        tracker.record(total, parts, x)
-        return total
-
-    if optimizer == "lbfgs":
-        opt = torch.optim.LBFGS([param], lr=lr or 1.0, max_iter=LBFGS_CHUNK, history_size=100)
-
-        def closure() -> Tensor:
-            opt.zero_grad(set_to_none=False)
-            return evaluate()
-
-        _lbfgs_in_chunks(opt, closure, steps, tracker)
-    else:
-        opt = torch.optim.Adam([param], lr=lr or 0.02, betas=(adam_beta1, 0.999), eps=adam_eps)
-        for _ in range(steps):
-            opt.zero_grad(set_to_none=True)
-            evaluate()
-            opt.step()
-    with torch.no_grad():
-        param.clamp_(0, 1)
-    return param.detach().permute(0, 3, 1, 2)
+    return _optimise_loop(
+        param, net, objective, steps, optimizer, lr, adam_beta1, adam_eps, tracker,
+        capture=graphs and param.is_cuda,
+    )  # fmt: skip
 
 
 def _lbfgs_in_chunks(
@@ -160,8 +133,8 @@ def _lbfgs_in_chunks(
         done += max(1, tracker.step - before)
 
 
-def _optimise_static(
-    image: Tensor,
+def _optimise_loop(
+    param: Tensor,
     net: FeatureNet,
     objective: Objective,
     steps: int,
@@ -170,15 +143,16 @@ def _optimise_static(
     adam_beta1: float,
     adam_eps: float,
     tracker: Tracker,
+    *,
+    capture: bool,
 ) -> Tensor:
-    """:func:`optimise` with every evaluation a :class:`GraphedCall` on fixed tensors: the
-    losses are copied out for the tracker after each call (a replay overwrites them)."""
+    """:func:`optimise`'s loop over ``param`` (N×H×W×C), every evaluation a
+    :class:`GraphedCall` on fixed tensors: captured in a CUDA graph and replayed with
+    ``capture``, else called eagerly (the same computation, so the two give the same image).
+    The losses are copied out for the tracker after each call (a replay overwrites them)."""
     import sys
 
     from ganzoo.training.graphed import GraphedCall
-
-    param = image.detach().permute(0, 2, 3, 1).contiguous().requires_grad_(True)
-    capture = param.is_cuda
 
     def evaluate() -> tuple[Tensor, Tensor]:
         with torch.no_grad():

@@ -182,7 +182,10 @@ def _make_run(root: Path, models: dict[int, object], latest: int | None) -> Path
         (ckpt / "trainer.json").write_text(json.dumps({"step": step}))
     if latest is not None:
         (run / "checkpoints" / "latest").write_text(f"step-{latest:06d}\n")
-    log = [{"step": s, "d_loss": 1.25 + s / 1000, "g_loss": 0.75} for s in sorted(models)]
+    log = [
+        {"step": s, "d_loss": 1.25 + s / 1000, "g_loss": 0.75, "img_per_s": 512.5}
+        for s in sorted(models)
+    ]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
     return run
 

@@ -162,6 +162,23 @@ def test_export_cli_writes_a_shareable_folder_with_the_recipe(tmp_path, tiny_dcg
     assert same_weights(from_pretrained(out), tiny_dcgan)
 
 
+def test_an_export_is_the_same_bytes_whatever_the_machine_s_speed(tmp_path, tiny_dcgan, make_run):
+    # The catalogue pins published files by sha256: exporting the same weights again on a
+    # busier machine (another img/s in the log) must not change a byte.
+    run = make_run({30: tiny_dcgan}, latest=30)
+    first = export_checkpoint(run, tmp_path / "a", include_discriminator=False)
+    log = run / "metrics.jsonl"
+    log.write_text(log.read_text().replace('"img_per_s": 512.5', '"img_per_s": 97.25'))
+    second = export_checkpoint(run, tmp_path / "b", include_discriminator=False)
+    meta = json.loads((first / "config.json").read_text())
+    assert "img_per_s" not in meta["training"]["last logged values"]
+    assert "d_loss" in meta["training"]["last logged values"]
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
 def test_export_refuses_its_own_checkpoint_and_unknown_steps(tmp_path, tiny_dcgan, make_run):
     run = make_run({5: tiny_dcgan}, latest=5)
     with pytest.raises(ConfigError):

@@ -213,15 +213,23 @@ def is_ganzoo_folder(folder: Path) -> bool:
     return _ganzoo_config(folder) is not None
 
 
+#: ``metrics.jsonl`` keys that measure the machine, not the weights: an exported card leaves
+#: them out, so the same weights always export to the same bytes (the catalogue pins them)
+MACHINE_KEYS = frozenset({"img_per_s"})
+
+
 def _last_log(run_dir: Path, step: int | None) -> dict[str, float]:
-    """The newest value of each ``metrics.jsonl`` key at or before ``step``: losses and
-    throughput from the training log, scores from the last evaluation row when there is one."""
+    """The newest value of each ``metrics.jsonl`` key at or before ``step``: losses from the
+    training log, scores from the last evaluation row when there is one (not throughput, which
+    depends on the machine's load, not on the weights)."""
     last: dict[str, Any] = {}
     for record in RunDir(run_dir).metrics.read():
         at = record.get("step", 0)
         if step is None or (isinstance(at, int | float) and at <= step):
             last.update(record)
-    return {k: round(v, 4) for k, v in last.items() if isinstance(v, float)}
+    return {
+        k: round(v, 4) for k, v in last.items() if isinstance(v, float) and k not in MACHINE_KEYS
+    }
 
 
 def run_recipe(checkpoint: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import tomllib
 from pathlib import Path
 
@@ -77,18 +78,28 @@ def test_publish_pushes_and_the_catalogue_row_loads_from_the_hub(
     for file, digest in row["sha256"].items():
         assert file_sha256(shipped / file) == digest
         assert hashlib.sha256(remote[file]).hexdigest() == digest, file  # what was pushed
-    assert "discriminator.safetensors" not in remote  # G (and its EMA) only
+    assert "discriminator.safetensors" not in remote  # one generator: what sampling needs
+    assert "generator_ema.safetensors" not in remote
 
-    # the shipped copy is preferred; without it the pinned Hub commit is fetched and checked
+    # the better-scoring generator ships, stored in float16, and the row's figures are those
+    # of exactly the stored weights
+    metrics = row["metrics"]
+    assert metrics["fd"] == pytest.approx(
+        min(metrics["fd_ema"], metrics["fd_raw_generator"]), rel=0.02
+    )
+    from safetensors import safe_open
+
+    with safe_open(str(shipped / "generator.safetensors"), "pt") as fh:
+        dtypes = {fh.get_tensor(k).dtype for k in fh.keys()}  # noqa: SIM118
+    assert torch.float16 in dtypes and torch.float32 not in dtypes
     monkeypatch.setenv("GANZOO_CATALOG", str(registry / "catalog.toml"))
     local = ganzoo.from_pretrained(NAME)
-    assert "shipped" in local.pretrained_from
-    if local.generator_ema is not None:  # shipped with the EMA's own BatchNorm statistics
-        from ganzoo.training.ema import recompute_batchnorm
-
-        stats = {k: v.clone() for k, v in local.generator_ema.state_dict().items()}
-        recompute_batchnorm(local, local.generator_ema)
-        assert all(torch.equal(stats[k], v) for k, v in local.generator_ema.state_dict().items())
+    assert "shipped" in local.pretrained_from and local.generator_ema is None
+    assert all(p.dtype == torch.float32 for p in local.generator.parameters())
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, ["eval", NAME, "--device", "cpu", "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["metrics"]["fd"] == pytest.approx(metrics["fd"], abs=1e-3)
     info = CliRunner().invoke(cli, ["info", NAME])
     assert "shipped with ganzoo" in info.output and f"{REPO}@{commit}" in info.output
     for p in sorted(shipped.iterdir()):

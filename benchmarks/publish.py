@@ -122,17 +122,18 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "msggan.digits32-cond": {
         "arch": "msggan",
-        # FD of the EMA / raw G along this run (1 thread, 0.27 CPU-s a step, 3,500 steps in
-        # 15.6 CPU-minutes): 71.5 (250), 76.8 (500), 56.7 (750), 172.5 (1,000; a copy of G
-        # until then), 109.3 / 93.7 (1,250), 71.7 / 115.2 (1,500), 47.2 / 102.4 (1,750), 31.5
-        # / 98.2 (2,000), 21.9 / 45.6 (2,250), 15.7 / 43.0 (2,500), 13.2 / 58.6 (2,750), 11.8
-        # / 50.0 (3,000), 11.3 / 37.9 (3,250), 10.7 / 65.2 (3,500); class accuracy 0.98-0.99
-        # from 1,750 steps on (RESULTS.md)
-        "steps": 3500,
+        # FD of the EMA / raw G along a 3,500-step run (1 thread, 0.25 CPU-s a step, 882
+        # CPU-s): 44.1 (250), 25.8 (500), 17.6 (750), 27.0 (1,000; a copy of G until then),
+        # 20.2 / 15.7 (1,250), 15.6 / 16.3 (1,500), 12.0 / 11.8 (1,750), 10.75 / 15.7 (2,000),
+        # 10.18 / 14.7 (2,250), 10.07 / 13.0 (2,500), 10.5 / 21.1 (2,750), 10.8 / 15.7
+        # (3,000), 11.5 (3,250), 11.8 / 11.3 (3,500): best at 2,500 steps (about 10.5
+        # CPU-minutes), then D starts to win; class accuracy 0.985-0.997 from 1,000 steps on.
+        # With DiffAugment (as msggan.digits32) it started far slower and was still at 10.7
+        # after 3,500 steps (15.6 CPU-minutes), recall 0.60 against 0.76 (RESULTS.md)
+        "steps": 2500,
         "seed": 0,
-        # class embedding joined to z, projection D on the final block; DiffAugment as for
-        # msggan.digits32
-        "options": {"conditional": True, "augment": "diffaugment"},
+        # class embedding joined to z, projection D on the final block; the defaults otherwise
+        "options": {"conditional": True},
         "summary": "Class-conditional MSG-GAN on the sklearn digits, 32 px grey",
     },
     "msggan.digits32": {
@@ -154,28 +155,30 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "progan.digits32": {
         "arch": "progan",
-        # Phases of 128 steps: 8 px from step 128, 16 px from 384, 32 px faded in from 640 to
-        # 768; the EMA a copy of G until step 1,000, then EMA / raw G. Without augmentation
-        # (round 3; 4,000 steps in 14.8 CPU-minutes, 0.25 CPU-s a step at 32 px): 65.4 (768),
-        # 56.3 (1,000), 43.2 / 58.2 (2,000), 34.8 / 31.7 (3,000), 29.6 / 49.0 (4,000). With
-        # DiffAugment (this recipe; 4,500 steps in 15.8 CPU-minutes): 133.2 (750), 205.8
-        # (1,000), 154.5 / 103.6 (1,250), 109.7 / 85.9 (1,500), 79.0 / 72.4 (1,750), 60.3 /
-        # 93.3 (2,000), 47.8 / 63.3 (2,250), 40.1 / 43.0 (2,500), 34.0 / 55.4 (2,750), 28.8 /
-        # 51.6 (3,000), 25.2 / 86.2 (3,250), 22.0 / 28.8 (3,500), 19.8 / 41.9 (3,750), 17.9 /
-        # 40.5 (4,000), 16.5 / 25.0 (4,250), 15.2 / 47.8 (4,500): behind until 2,500 steps,
-        # then ahead and still improving at the end of the budget (RESULTS.md)
-        "steps": 4500,
+        # The EMA is a copy of G until step 1,000, then EMA / raw G. Round 3 (batch 64, phases
+        # of 128 steps, grown at step 768; no augmentation; 4,000 steps in 14.8 CPU-minutes):
+        # 65.4 (768), 43.2 (2,000), 34.8 (3,000), 29.6 (4,000). With DiffAugment at batch 64
+        # (4,500 steps in 15.8 CPU-minutes): 205.8 (1,000), 60.3 (2,000), 28.8 (3,000), 17.9
+        # (4,000), 15.2 (4,500). With DiffAugment at batch 32 (this recipe; phases of 256
+        # steps, 32 px faded in from step 1,280 to 1,536; 0.11 CPU-s a step, 8,500 steps in
+        # 15.8 CPU-minutes): 347.2 (1,000), 1,560 / 172.7 (1,500; the EMA, started at 1,000,
+        # averages across the last fade-in), 307.9 / 129.7 (2,500), 99.7 / 139.2 (3,000), 31.5
+        # / 44.0 (4,000), 20.7 / 60.9 (5,000), 16.2 / 83.5 (6,000), 12.2 / 50.7 (7,000), 11.5
+        # / 19.1 (7,500), 10.3 / 32.9 (8,000), 9.54 / 74.8 (8,250), 9.33 / 38.8 (8,500): twice
+        # the updates for the same CPU time, and still improving at the end of the budget
+        # (RESULTS.md)
+        "steps": 8500,
         "seed": 0,
-        # MSG-GAN's relativistic hinge loss and rate (lr 0.003) at batch 64 instead of the
-        # paper's WGAN-GP at 0.001 and batch 16 (FD 89 against 187 in 180 s, RESULTS.md);
-        # phases of 8,192 images (128 steps): the growth ends at step 768, and a checkpoint
-        # at step N is the end of an N-step run (the schedule depends on the step alone).
-        # DiffAugment on every image D sees, at every stage of the growth.
+        # MSG-GAN's relativistic hinge loss and rate (lr 0.003) instead of the paper's WGAN-GP
+        # at 0.001 (FD 89 against 187 in 180 s, RESULTS.md); phases of 8,192 images: the
+        # growth ends at step 1,536, and a checkpoint at step N is the end of an N-step run
+        # (the schedule depends on the step alone). DiffAugment on every image D sees, at
+        # every stage of the growth.
         "options": {
             "loss": "rahinge",
             "lr_g": 0.003,
             "lr_d": 0.003,
-            "batch_size": 64,
+            "batch_size": 32,
             "phase_images": 8192,
             "augment": "diffaugment",
         },

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -44,6 +45,7 @@ def old_readable_copy(tag: str) -> Path:
 def main() -> None:
     if Path(ganzoo.__file__).resolve().is_relative_to(MAIN):
         raise SystemExit("put the old code first on PYTHONPATH (see this file's docstring)")
+    torch.set_num_threads(1)  # as the test compares: bit for bit holds for one thread count
     with safe_open(str(GOLDEN), "pt") as fh:
         tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
         metadata = fh.metadata()

@@ -65,7 +65,7 @@ def test_catalogue_and_shipped_files_agree(name):
         assert file_sha256(entry.path / file) == digest, file
     # one generator, all sampling needs: the one publish.py measured better (its EMA or the
     # trained G; both figures are kept), never the discriminator
-    assert files & {p for p in files if p.endswith(".safetensors")} == {"generator.safetensors"}
+    assert {p for p in files if p.endswith(".safetensors")} == {"generator.safetensors"}
     metrics = entry.metrics
     if "fd_ema" in metrics:
         best = min(metrics["fd_ema"], metrics["fd_raw_generator"])

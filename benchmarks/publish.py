@@ -320,11 +320,10 @@ def save_generator(model: Any, folder: Path, metrics: dict[str, Any], repo_id: s
     )
 
 
-def export(
-    name: str, run_dir: Path, metrics: dict[str, Any], repo_id: str | None, registry: Path
-) -> Path:
+def export(name: str, run_dir: Path, repo_id: str | None, registry: Path) -> Path:
     """Export the run's checkpoint at the recipe's step, without its discriminator, to
-    ``registry/weights/NAME``."""
+    ``registry/weights/NAME``, before it is scored (:func:`store_generator` then rewrites it
+    with one generator and the figures)."""
     import shutil
 
     from ganzoo.hub import export_checkpoint
@@ -339,14 +338,13 @@ def export(
         include_discriminator=False,
         dataset="digits",
         license="apache-2.0",
-        metrics=card_metrics(metrics),
         repo_id=repo_id,
     )
-    own_batchnorm_statistics(out, metrics, repo_id)
+    own_batchnorm_statistics(out, repo_id)
     return out
 
 
-def own_batchnorm_statistics(folder: Path, metrics: dict[str, Any], repo_id: str | None) -> None:
+def own_batchnorm_statistics(folder: Path, repo_id: str | None) -> None:
     """Give an exported EMA generator with BatchNorm (DCGAN) its own statistics, as the trainer
     does at every checkpoint (ganzoo.training.ema.recompute_batchnorm: a function of the
     weights alone, so a run written before the trainer did it exports the same bytes)."""
@@ -356,7 +354,7 @@ def own_batchnorm_statistics(folder: Path, metrics: dict[str, Any], repo_id: str
     model = ganzoo.from_pretrained(folder)
     if model.generator_ema is None or not recompute_batchnorm(model, model.generator_ema):
         return
-    save_generator(model, folder, metrics, repo_id)
+    save_generator(model, folder, {}, repo_id)
 
 
 #: the dtype the published generator is stored in: half the bytes of float32, so the wheel
@@ -471,7 +469,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     name, recipe, registry = args.name, RECIPES[args.name], args.registry
     run_dir = train(name, args.run or ROOT / "runs" / "publish" / name)
     repo_id = f"{args.push}/{name.replace('.', '-')}" if args.push else None
-    folder = export(name, run_dir, {}, repo_id, registry)
+    folder = export(name, run_dir, repo_id, registry)
     # Measured, not assumed: score the EMA and the raw generator (float32), ship the one that
     # scored better, alone, in float16 ...
     choice = evaluate(folder)
